@@ -1,0 +1,1 @@
+//! Residence-permit model and credential format.
