@@ -1,1 +1,23 @@
-//! Issuing side.
+//! Issuing side: keys, applications and eligibility, review, issuance, endorsement, changes,
+//! cancellation, cards, status lists, batch jobs, the ledger, rendering.
+//!
+//! ```text
+//! applicant ─► lifecycle::apply ─► eligibility ─► lifecycle::review ─► lifecycle::mint
+//!   (ledger::Tx: applications, permits, credentials, events) ─► render (PNG/SVG/text)
+//!   ─► selfcheck (decode the image again, verify) ─► file
+//! ```
+//!
+//! The library never prints and never reads the clock: time and actor come in an
+//! [`lifecycle::Office`].
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod demo;
+pub mod eligibility;
+pub mod keyfile;
+pub mod ledger;
+pub mod lifecycle;
+pub mod render;
+pub mod selfcheck;
+pub mod settings;

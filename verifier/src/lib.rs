@@ -1,1 +1,21 @@
-//! Verifying side.
+//! Verifying side: reads permit QR codes from images or scanner text, verifies them against a
+//! pinned trust list, an optional status list and a clock, and reports a verdict with stable
+//! reason codes.
+//!
+//! ```text
+//! image bytes ─► scan::scan_image_bytes ─► texts ─┐
+//! scanner text ──────────────────────────────────┴► normalise ─► verify::verify_text ─► Outcome
+//!                                       report::check(…) collects them into a Report (JSON/human)
+//! ```
+//!
+//! Libraries never read the clock: the caller passes the verification time in [`verify::Context`].
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod demo;
+pub mod normalise;
+pub mod report;
+pub mod scan;
+pub mod state;
+pub mod verify;

@@ -1,0 +1,434 @@
+//! Command-line definitions of `issuer`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Issue and manage Guangdong electronic residence permits (粤居码) as signed QR codes.
+#[derive(Debug, Parser)]
+#[command(name = "issuer", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// The ledger (SQLite database; created on first use).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DB",
+        default_value = "issuer-ledger.sqlite3"
+    )]
+    pub ledger: PathBuf,
+    /// Print results as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Settings file (JSON); see the README for the keys and their defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use this time instead of the system clock (RFC 3339; for drills and tests, recorded in
+    /// the ledger like any other time).
+    #[arg(long, global = true, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Who is acting, recorded with every ledger row (default: $USER).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Key pairs and trust lists.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Build and sign a trust list from key entries.
+    Trust {
+        /// What to do with trust lists.
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
+    /// Issue a permit directly for an applicant (validation, eligibility, ledger, QR).
+    Issue(IssueArgs),
+    /// Record an application and run the qualification check (资格校验).
+    Apply(ApplyArgs),
+    /// Review a submitted application; approval issues the permit.
+    Review(ReviewArgs),
+    /// Endorse a permit (签注) in the month before its anniversary, or late.
+    Endorse(EndorseArgs),
+    /// Change a permit's registration (居住登记项目变更): hukou, photo, address in the same city.
+    Change(ChangeArgs),
+    /// Cancel a permit (注销); terminal.
+    Cancel(CancelArgs),
+    /// Physical cards: record a first card, replacement or exchange, and print the card.
+    Card(CardArgs),
+    /// Status lists.
+    Status {
+        /// What to do with status lists.
+        #[command(subcommand)]
+        command: StatusCommand,
+    },
+    /// Show a permit: state, details, validity, cards and history.
+    Show {
+        /// Permit serial (12 digits).
+        serial: String,
+    },
+    /// Write a permit's current credential as a QR code again.
+    Qr(QrOutArgs),
+}
+
+/// Where a request comes in.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChannelArg {
+    /// Online self-service (subject to the city coverage table).
+    Online,
+    /// Police station counter (every service, every city).
+    Counter,
+}
+
+/// `issuer apply`
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Applicant record (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub applicant: PathBuf,
+    /// Channel.
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+}
+
+/// `issuer review`
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Application number (from `apply`).
+    pub application: String,
+    /// Approve (issues the permit).
+    #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+    pub approve: bool,
+    /// Reject.
+    #[arg(long)]
+    pub reject: bool,
+    /// Reason for the decision.
+    #[arg(long)]
+    pub reason: String,
+    /// The reviewing officer.
+    #[arg(long)]
+    pub reviewer: String,
+    /// Write the issued permit's QR here (`.png`, `.svg`, `.txt`, `-`).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer endorse`
+#[derive(Debug, Args)]
+pub struct EndorseArgs {
+    /// Permit serial.
+    pub serial: String,
+    /// Channel.
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+    /// Write the new credential's QR here.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer change`
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Permit serial.
+    pub serial: String,
+    /// New household-registration division code.
+    #[arg(long)]
+    pub hukou_division: Option<String>,
+    /// New household-registration address.
+    #[arg(long)]
+    pub hukou_address: Option<String>,
+    /// New photo reference (32 hex digits, e.g. a hash prefix of the photo in the records).
+    #[arg(long)]
+    pub photo: Option<String>,
+    /// New residence district (same city).
+    #[arg(long)]
+    pub residence_district: Option<String>,
+    /// New full residence address (same city, starting with 广东省, the city and district).
+    #[arg(long)]
+    pub residence_address: Option<String>,
+    /// Channel.
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+    /// Write the new credential's QR here.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Who reported a cancellation.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReporterArg {
+    /// The holder.
+    Holder,
+    /// The police.
+    Police,
+    /// A relative.
+    Relative,
+    /// Employer, landlord or school.
+    Institution,
+}
+
+/// `issuer cancel`
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Permit serial.
+    pub serial: String,
+    /// Reason.
+    #[arg(long)]
+    pub reason: String,
+    /// Who reported it.
+    #[arg(long, value_enum)]
+    pub reporter: ReporterArg,
+    /// Channel (coverage applies to holder requests online).
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+}
+
+/// Card kinds.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CardKindArg {
+    /// First card (free).
+    First,
+    /// 补领: replacement of a lost card.
+    Replacement,
+    /// 换领: exchange.
+    Exchange,
+}
+
+/// `issuer card`
+#[derive(Debug, Args)]
+pub struct CardArgs {
+    /// Permit serial.
+    pub serial: String,
+    /// Kind.
+    #[arg(long, value_enum)]
+    pub kind: CardKindArg,
+    /// Channel.
+    #[arg(long, value_enum, default_value = "counter")]
+    pub channel: ChannelArg,
+    /// Write the printable card here (`.png` or `.svg`).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Key options (for the self-check of the card's QR).
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer status …`
+#[derive(Debug, Subcommand)]
+pub enum StatusCommand {
+    /// Sign and write the next status list.
+    Publish {
+        /// Where to write the signed list.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+        /// Key options.
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+}
+
+/// `issuer qr`
+#[derive(Debug, Args)]
+pub struct QrOutArgs {
+    /// Permit serial.
+    pub serial: String,
+    /// Output: `.png`, `.svg`, `.txt`, or `-`.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options (for the self-check).
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a new Ed25519 key pair.
+    Generate(GenerateArgs),
+}
+
+/// Role of a generated key.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Signs permits and status lists.
+    Issuer,
+    /// Signs trust lists.
+    Root,
+}
+
+/// `issuer keys generate`
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write the key files into (created if missing; existing files are never
+    /// overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// What the key will sign.
+    #[arg(long, value_enum, default_value = "issuer")]
+    pub role: RoleArg,
+    /// File name stem (default: the role).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Holder of the key, as named in the trust list.
+    #[arg(
+        long,
+        default_value = "广东省公安厅 Guangdong Provincial Public Security Department"
+    )]
+    pub issuer_name: String,
+    /// Mark the key TEST-ONLY.
+    #[arg(long)]
+    pub test: bool,
+    /// Length of the signing window in days, from now.
+    #[arg(long, default_value_t = 730)]
+    pub signing_days: u32,
+}
+
+/// `issuer trust …`
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Sign a trust list with the root key.
+    Build(TrustBuildArgs),
+}
+
+/// `issuer trust build`
+#[derive(Debug, Args)]
+pub struct TrustBuildArgs {
+    /// The root private key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub root: PathBuf,
+    /// A key entry (`*.trust-entry.json` from `keys generate`); repeat for several keys.
+    #[arg(long = "entry", value_name = "FILE", required = true)]
+    pub entries: Vec<PathBuf>,
+    /// Sequence number; must be higher than every list published before.
+    #[arg(long)]
+    pub sequence: u64,
+    /// Validity of the list in days, from now.
+    #[arg(long, default_value_t = 30)]
+    pub valid_days: u32,
+    /// Publisher named in the list.
+    #[arg(
+        long,
+        default_value = "广东省公安厅 Guangdong Provincial Public Security Department"
+    )]
+    pub publisher: String,
+    /// Mark the whole list TEST-ONLY.
+    #[arg(long)]
+    pub test: bool,
+    /// Where to write the list.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// ECC level.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EccArg {
+    /// ~7 % recovery.
+    #[value(name = "L")]
+    L,
+    /// ~15 % recovery (screens).
+    #[value(name = "M")]
+    M,
+    /// ~25 % recovery (print).
+    #[value(name = "Q")]
+    Q,
+    /// ~30 % recovery.
+    #[value(name = "H")]
+    H,
+}
+
+/// Options shared by every command that writes a QR code.
+#[derive(Debug, Args, Clone)]
+pub struct QrArgs {
+    /// Error-correction level.
+    #[arg(long, value_enum, ignore_case = true, default_value = "M")]
+    pub ecc: EccArg,
+    /// Size of one module in pixels (PNG) or user units (SVG).
+    #[arg(long, default_value_t = 8)]
+    pub module_px: u32,
+}
+
+/// Options choosing the signing key and the trust list used for the self-check.
+#[derive(Debug, Args, Clone)]
+pub struct KeyArgs {
+    /// Issuer private key (PKCS#8 PEM, mode 0600). Default: the embedded TEST-ONLY demo key.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Signed trust list containing the key (for the self-check). Default: the demo list.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Root public key pinned for the trust list (PEM or JWK). Default: the demo root.
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
+}
+
+/// `issuer issue`
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Applicant record (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub applicant: PathBuf,
+    /// Output: `.png`, `.svg`, `.txt`, or `-` for the text on stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Channel (an issuing office's direct issuance is a counter service).
+    #[arg(long, value_enum, default_value = "counter")]
+    pub channel: ChannelArg,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}

@@ -1,0 +1,324 @@
+//! The ledger: the system of record. Every application, review decision, issuance, endorsement,
+//! change, card and cancellation is a row with its time and actor; the `events` history is
+//! append-only, and a permit row is never updated without an event in the same transaction.
+//!
+//! Domain logic talks to the [`Tx`] trait only, so that a PostgreSQL store shared by several
+//! issuing nodes can replace the embedded SQLite one ([`sqlite::SqliteLedger`]) without touching
+//! it: no SQLite-specific behaviour is relied on outside `sqlite.rs` (identifiers are drawn at
+//! random and checked for uniqueness; times are Unix seconds; dates ISO 8601 text).
+
+pub mod sqlite;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database reported an error.
+    #[error("ledger {path}: {detail}")]
+    Db {
+        /// Database location.
+        path: String,
+        /// The error.
+        detail: String,
+    },
+    /// A uniqueness rule was violated (e.g. a second active permit for one person).
+    #[error("ledger constraint: {0}")]
+    Conflict(String),
+    /// A stored row could not be read back.
+    #[error("ledger row damaged: {0}")]
+    Damaged(String),
+}
+
+/// State of an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppState {
+    /// Waiting for police review.
+    Submitted,
+    /// Refused at the qualification check.
+    Ineligible,
+    /// Approved; a permit was issued.
+    Approved,
+    /// Refused at review.
+    Rejected,
+}
+
+impl AppState {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppState::Submitted => "submitted",
+            AppState::Ineligible => "ineligible",
+            AppState::Approved => "approved",
+            AppState::Rejected => "rejected",
+        }
+    }
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<AppState> {
+        Some(match s {
+            "submitted" => AppState::Submitted,
+            "ineligible" => AppState::Ineligible,
+            "approved" => AppState::Approved,
+            "rejected" => AppState::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// An application row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRecord {
+    /// Public application number, e.g. `A48291307741`.
+    pub id: String,
+    /// The caller's reference (idempotency key), if any.
+    pub reference: Option<String>,
+    /// SHA-256 (hex) of the canonical applicant JSON.
+    pub content_hash: String,
+    /// ID number.
+    pub id_number: String,
+    /// Canonical applicant JSON.
+    pub applicant_json: String,
+    /// Eligibility JSON.
+    pub eligibility_json: String,
+    /// State.
+    pub state: AppState,
+    /// The permit issued on approval.
+    pub permit_serial: Option<u64>,
+    /// Unix seconds.
+    pub submitted_at: i64,
+    /// Who submitted it.
+    pub actor: String,
+}
+
+/// Permit state. Suspension is not a stored state: it follows from the endorsement date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermitState {
+    /// In force.
+    Active,
+    /// Cancelled (注销): terminal.
+    Cancelled,
+}
+
+impl PermitState {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermitState::Active => "active",
+            PermitState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The holder details a permit carries (JSON in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermitDetails {
+    /// 姓名.
+    pub name: String,
+    /// ID number.
+    pub id_number: String,
+    /// GB 3304 code.
+    pub ethnicity: Option<u8>,
+    /// 户籍所在地.
+    pub hukou_division: Option<u32>,
+    /// 常住户口所在地住址.
+    pub hukou_address: Option<String>,
+    /// Residence district.
+    pub residence_district: u32,
+    /// Full residence address.
+    pub residence_address: String,
+    /// Photo reference (hex of 16 bytes), if recorded.
+    pub photo: Option<String>,
+    /// Test data.
+    pub test: bool,
+}
+
+/// A permit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitRecord {
+    /// Serial number (12 digits, random, never reused).
+    pub serial: u64,
+    /// The application it came from.
+    pub application_id: String,
+    /// State.
+    pub state: PermitState,
+    /// Holder details of the current version.
+    pub details: PermitDetails,
+    /// 签发日期.
+    pub issued_on: NaiveDate,
+    /// Last valid day.
+    pub valid_until: NaiveDate,
+    /// Last day usable without a new endorsement.
+    pub endorsed_until: NaiveDate,
+    /// Start of the counted residence years.
+    pub residence_counted_since: NaiveDate,
+    /// Issuing authority division code.
+    pub authority: u32,
+    /// Current credential version.
+    pub current_version: u32,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A credential row: one signed version of a permit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// Permit serial.
+    pub serial: u64,
+    /// Version.
+    pub version: u32,
+    /// Status-list index (random, unique).
+    pub status_index: u64,
+    /// Signing key id.
+    pub key_id: String,
+    /// `iat`.
+    pub issued_at: i64,
+    /// `exp`.
+    pub expires_at: i64,
+    /// Why it was issued: `issued`, `endorsed`, `changed`.
+    pub cause: String,
+    /// The QR text.
+    pub text: String,
+}
+
+/// A history event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Unix seconds.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What, e.g. `permit.endorsed`.
+    pub kind: String,
+    /// Application concerned.
+    pub application_id: Option<String>,
+    /// Permit concerned.
+    pub serial: Option<u64>,
+    /// Credential version concerned.
+    pub version: Option<u32>,
+    /// Details (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// A physical card row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardRecord {
+    /// Permit serial.
+    pub serial: u64,
+    /// 1 for the first card, then 2, 3, …
+    pub number: u32,
+    /// `first`, `replacement` or `exchange`.
+    pub kind: String,
+    /// Fee charged, yuan.
+    pub fee_yuan: u32,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Who.
+    pub actor: String,
+}
+
+/// A status-list publication row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Publication {
+    /// Sequence number.
+    pub sequence: u64,
+    /// Unix seconds.
+    pub published_at: i64,
+    /// Unix seconds.
+    pub next_update: i64,
+    /// Credentials listed.
+    pub credentials: u64,
+    /// Size of the signed list, bytes.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the signed list.
+    pub sha256: String,
+    /// Who.
+    pub actor: String,
+}
+
+/// One credential's facts for the status list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialStatusRow {
+    /// Status index.
+    pub status_index: u64,
+    /// Version of this credential.
+    pub version: u32,
+    /// The permit's current version.
+    pub current_version: u32,
+    /// The permit's state.
+    pub state: PermitState,
+    /// The permit's endorsed-until date.
+    pub endorsed_until: NaiveDate,
+}
+
+/// Operations inside one transaction. Dropping without commit rolls back.
+pub trait Tx {
+    /// Inserts an application (unique id and reference).
+    fn insert_application(&mut self, r: &ApplicationRecord) -> Result<(), LedgerError>;
+    /// Reads an application by number.
+    fn application(&mut self, id: &str) -> Result<Option<ApplicationRecord>, LedgerError>;
+    /// Reads an application by the caller's reference.
+    fn application_by_ref(
+        &mut self,
+        reference: &str,
+    ) -> Result<Option<ApplicationRecord>, LedgerError>;
+    /// Changes an application's state, with the event recording it.
+    fn set_application_state(
+        &mut self,
+        id: &str,
+        state: AppState,
+        permit_serial: Option<u64>,
+        event: &Event,
+    ) -> Result<(), LedgerError>;
+    /// The active permit of an ID number, if any.
+    fn active_permit_for(&mut self, id_number: &str) -> Result<Option<PermitRecord>, LedgerError>;
+    /// Reads a permit.
+    fn permit(&mut self, serial: u64) -> Result<Option<PermitRecord>, LedgerError>;
+    /// Whether a serial number was ever used.
+    fn serial_used(&mut self, serial: u64) -> Result<bool, LedgerError>;
+    /// Whether a status index was ever used.
+    fn status_index_used(&mut self, index: u64) -> Result<bool, LedgerError>;
+    /// Inserts a permit with the event recording it.
+    fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError>;
+    /// Updates a permit; the event recording the change is required.
+    fn update_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError>;
+    /// Inserts a credential.
+    fn insert_credential(&mut self, r: &CredentialRecord) -> Result<(), LedgerError>;
+    /// Reads a credential.
+    fn credential(
+        &mut self,
+        serial: u64,
+        version: u32,
+    ) -> Result<Option<CredentialRecord>, LedgerError>;
+    /// Appends an event.
+    fn append_event(&mut self, e: &Event) -> Result<(), LedgerError>;
+    /// The history of a permit (and its application), oldest first.
+    fn events_for(&mut self, serial: u64, application_id: &str) -> Result<Vec<Event>, LedgerError>;
+    /// Inserts a card with its event.
+    fn insert_card(&mut self, r: &CardRecord, event: &Event) -> Result<(), LedgerError>;
+    /// Cards of a permit.
+    fn cards(&mut self, serial: u64) -> Result<Vec<CardRecord>, LedgerError>;
+    /// Highest status-list sequence published.
+    fn last_publication(&mut self) -> Result<Option<Publication>, LedgerError>;
+    /// Records a publication.
+    fn insert_publication(&mut self, p: &Publication, event: &Event) -> Result<(), LedgerError>;
+    /// Calls `f` for every credential, streaming.
+    fn each_credential_status(
+        &mut self,
+        f: &mut dyn FnMut(CredentialStatusRow),
+    ) -> Result<(), LedgerError>;
+}
+
+/// A ledger that runs closures in transactions.
+pub trait Ledger {
+    /// Runs `f` in a transaction: committed if it returns `Ok`, rolled back otherwise.
+    fn transaction<T, E: From<LedgerError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E>;
+}

@@ -1,0 +1,669 @@
+//! The embedded SQLite ledger (bundled SQLite, WAL, numbered migrations).
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::{
+    AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialStatusRow, Event, Ledger,
+    LedgerError, PermitDetails, PermitRecord, PermitState, Publication, Tx,
+};
+
+/// Schema migrations, applied in order; each runs once, in its own transaction.
+const MIGRATIONS: &[&str] = &[
+    // 1: the lifecycle tables.
+    r"
+CREATE TABLE applications (
+  id TEXT PRIMARY KEY,
+  reference TEXT UNIQUE,
+  content_hash TEXT NOT NULL,
+  id_number TEXT NOT NULL,
+  applicant_json TEXT NOT NULL,
+  eligibility_json TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('submitted','ineligible','approved','rejected')),
+  permit_serial BIGINT,
+  submitted_at BIGINT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE INDEX applications_id_number ON applications(id_number);
+CREATE TABLE permits (
+  serial BIGINT PRIMARY KEY,
+  application_id TEXT NOT NULL REFERENCES applications(id),
+  id_number TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active','cancelled')),
+  details_json TEXT NOT NULL,
+  issued_on TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  endorsed_until TEXT NOT NULL,
+  residence_counted_since TEXT NOT NULL,
+  authority INTEGER NOT NULL,
+  current_version INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX permits_one_active_per_person ON permits(id_number) WHERE state = 'active';
+CREATE TABLE credentials (
+  serial BIGINT NOT NULL REFERENCES permits(serial),
+  version INTEGER NOT NULL,
+  status_index BIGINT NOT NULL UNIQUE,
+  key_id TEXT NOT NULL,
+  issued_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  cause TEXT NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (serial, version)
+);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  application_id TEXT,
+  serial BIGINT,
+  version INTEGER,
+  detail_json TEXT NOT NULL
+);
+CREATE INDEX events_serial ON events(serial);
+CREATE INDEX events_application ON events(application_id);
+CREATE TABLE cards (
+  serial BIGINT NOT NULL REFERENCES permits(serial),
+  number INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('first','replacement','exchange')),
+  fee_yuan INTEGER NOT NULL,
+  issued_at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  PRIMARY KEY (serial, number)
+);
+CREATE TABLE status_publications (
+  sequence BIGINT PRIMARY KEY,
+  published_at BIGINT NOT NULL,
+  next_update BIGINT NOT NULL,
+  credentials BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_d BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER credentials_immutable_u BEFORE UPDATE ON credentials BEGIN SELECT RAISE(ABORT, 'credentials are immutable'); END;
+CREATE TRIGGER credentials_immutable_d BEFORE DELETE ON credentials BEGIN SELECT RAISE(ABORT, 'credentials are immutable'); END;
+CREATE TRIGGER permits_no_delete BEFORE DELETE ON permits BEGIN SELECT RAISE(ABORT, 'permits are never deleted'); END;
+",
+];
+
+/// The SQLite ledger.
+pub struct SqliteLedger {
+    conn: Connection,
+    path: String,
+}
+
+fn db_err(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+    move |e| {
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation {
+                return LedgerError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
+            }
+        }
+        LedgerError::Db {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) and migrates a ledger file.
+    pub fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let p = path.display().to_string();
+        let conn = Connection::open(path).map_err(db_err(&p))?;
+        Self::setup(conn, p)
+    }
+
+    /// An in-memory ledger (tests).
+    pub fn in_memory() -> Result<SqliteLedger, LedgerError> {
+        let conn = Connection::open_in_memory().map_err(db_err(":memory:"))?;
+        Self::setup(conn, ":memory:".into())
+    }
+
+    fn setup(mut conn: Connection, path: String) -> Result<SqliteLedger, LedgerError> {
+        let p = path.clone();
+        let e = db_err(&p);
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(&e)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&e)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(&e)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(&e)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .map_err(&e)?;
+        let applied: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&e)?;
+        if applied > MIGRATIONS.len() as i64 {
+            return Err(LedgerError::Db {
+                path: path.clone(),
+                detail: format!(
+                    "schema version {applied} is newer than this issuer knows ({}); upgrade the issuer",
+                    MIGRATIONS.len()
+                ),
+            });
+        }
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(applied).unwrap_or(0))
+        {
+            let tx = conn.transaction().map_err(&e)?;
+            tx.execute_batch(sql).map_err(&e)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES (?1)",
+                [i as i64 + 1],
+            )
+            .map_err(&e)?;
+            tx.commit().map_err(&e)?;
+        }
+        Ok(SqliteLedger { conn, path })
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .map_err(db_err(&self.path))
+    }
+
+    /// Direct access for maintenance queries (tests, batch bookkeeping).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn transaction<T, E: From<LedgerError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err(&path))?;
+        let mut t = SqliteTx { tx, path };
+        let out = f(&mut t)?;
+        let p = t.path.clone();
+        t.tx.commit().map_err(db_err(&p))?;
+        Ok(out)
+    }
+}
+
+struct SqliteTx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    path: String,
+}
+
+fn date(s: &str) -> Result<NaiveDate, LedgerError> {
+    permit_shared::civil::parse_date(s).ok_or_else(|| LedgerError::Damaged(format!("date `{s}`")))
+}
+
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+type AppRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    String,
+);
+
+fn app_from(r: AppRow) -> Result<ApplicationRecord, LedgerError> {
+    Ok(ApplicationRecord {
+        id: r.0,
+        reference: r.1,
+        content_hash: r.2,
+        id_number: r.3,
+        applicant_json: r.4,
+        eligibility_json: r.5,
+        state: AppState::parse(&r.6)
+            .ok_or_else(|| LedgerError::Damaged(format!("state `{}`", r.6)))?,
+        permit_serial: r.7.map(u64_of),
+        submitted_at: r.8,
+        actor: r.9,
+    })
+}
+
+const APP_COLS: &str = "id, reference, content_hash, id_number, applicant_json, eligibility_json, state, permit_serial, submitted_at, actor";
+const PERMIT_COLS: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at";
+
+fn permit_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PermitRecord, LedgerError>> {
+    let state: String = r.get(2)?;
+    let details: String = r.get(3)?;
+    let dates: [String; 4] = [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?];
+    let serial: i64 = r.get(0)?;
+    let application_id: String = r.get(1)?;
+    let authority: i64 = r.get(8)?;
+    let current_version: i64 = r.get(9)?;
+    let created_at: i64 = r.get(10)?;
+    let updated_at: i64 = r.get(11)?;
+    Ok((|| {
+        Ok(PermitRecord {
+            serial: u64_of(serial),
+            application_id,
+            state: match state.as_str() {
+                "active" => PermitState::Active,
+                "cancelled" => PermitState::Cancelled,
+                _ => return Err(LedgerError::Damaged(format!("permit state `{state}`"))),
+            },
+            details: serde_json::from_str::<PermitDetails>(&details)
+                .map_err(|e| LedgerError::Damaged(format!("permit details: {e}")))?,
+            issued_on: date(&dates[0])?,
+            valid_until: date(&dates[1])?,
+            endorsed_until: date(&dates[2])?,
+            residence_counted_since: date(&dates[3])?,
+            authority: u32::try_from(authority).unwrap_or(0),
+            current_version: u32::try_from(current_version).unwrap_or(0),
+            created_at,
+            updated_at,
+        })
+    })())
+}
+
+impl SqliteTx<'_> {
+    fn e(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+        db_err(&self.path)
+    }
+
+    fn one_permit(
+        &mut self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<PermitRecord>, LedgerError> {
+        let r = self
+            .tx
+            .query_row(sql, p, permit_from)
+            .optional()
+            .map_err(self.e())?;
+        r.transpose()
+    }
+
+    fn one_app(
+        &mut self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<ApplicationRecord>, LedgerError> {
+        let r: Option<AppRow> = self
+            .tx
+            .query_row(sql, p, |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .optional()
+            .map_err(self.e())?;
+        r.map(app_from).transpose()
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn insert_application(&mut self, r: &ApplicationRecord) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                &format!("INSERT INTO applications ({APP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    r.id,
+                    r.reference,
+                    r.content_hash,
+                    r.id_number,
+                    r.applicant_json,
+                    r.eligibility_json,
+                    r.state.as_str(),
+                    r.permit_serial.map(i64_of),
+                    r.submitted_at,
+                    r.actor
+                ],
+            )
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    fn application(&mut self, id: &str) -> Result<Option<ApplicationRecord>, LedgerError> {
+        self.one_app(
+            &format!("SELECT {APP_COLS} FROM applications WHERE id = ?1"),
+            [id],
+        )
+    }
+
+    fn application_by_ref(
+        &mut self,
+        reference: &str,
+    ) -> Result<Option<ApplicationRecord>, LedgerError> {
+        self.one_app(
+            &format!("SELECT {APP_COLS} FROM applications WHERE reference = ?1"),
+            [reference],
+        )
+    }
+
+    fn set_application_state(
+        &mut self,
+        id: &str,
+        state: AppState,
+        permit_serial: Option<u64>,
+        event: &Event,
+    ) -> Result<(), LedgerError> {
+        let n = self
+            .tx
+            .execute(
+                "UPDATE applications SET state = ?2, permit_serial = ?3 WHERE id = ?1",
+                params![id, state.as_str(), permit_serial.map(i64_of)],
+            )
+            .map_err(self.e())?;
+        if n != 1 {
+            return Err(LedgerError::Damaged(format!("application {id} not found")));
+        }
+        self.append_event(event)
+    }
+
+    fn active_permit_for(&mut self, id_number: &str) -> Result<Option<PermitRecord>, LedgerError> {
+        self.one_permit(
+            &format!("SELECT {PERMIT_COLS} FROM permits WHERE id_number = ?1 AND state = 'active'"),
+            [id_number],
+        )
+    }
+
+    fn permit(&mut self, serial: u64) -> Result<Option<PermitRecord>, LedgerError> {
+        self.one_permit(
+            &format!("SELECT {PERMIT_COLS} FROM permits WHERE serial = ?1"),
+            [i64_of(serial)],
+        )
+    }
+
+    fn serial_used(&mut self, serial: u64) -> Result<bool, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM permits WHERE serial = ?1)",
+                [i64_of(serial)],
+                |r| r.get(0),
+            )
+            .map_err(self.e())
+    }
+
+    fn status_index_used(&mut self, index: u64) -> Result<bool, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM credentials WHERE status_index = ?1)",
+                [i64_of(index)],
+                |r| r.get(0),
+            )
+            .map_err(self.e())
+    }
+
+    fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
+        let details =
+            serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        self.tx
+            .execute(
+                &format!("INSERT INTO permits ({PERMIT_COLS}, id_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                params![
+                    i64_of(r.serial),
+                    r.application_id,
+                    r.state.as_str(),
+                    details,
+                    r.issued_on.to_string(),
+                    r.valid_until.to_string(),
+                    r.endorsed_until.to_string(),
+                    r.residence_counted_since.to_string(),
+                    r.authority,
+                    r.current_version,
+                    r.created_at,
+                    r.updated_at,
+                    r.details.id_number,
+                ],
+            )
+            .map_err(self.e())?;
+        self.append_event(event)
+    }
+
+    fn update_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
+        let details =
+            serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        let n = self
+            .tx
+            .execute(
+                "UPDATE permits SET state = ?2, details_json = ?3, issued_on = ?4, valid_until = ?5, endorsed_until = ?6, residence_counted_since = ?7, authority = ?8, current_version = ?9, updated_at = ?10 WHERE serial = ?1",
+                params![
+                    i64_of(r.serial),
+                    r.state.as_str(),
+                    details,
+                    r.issued_on.to_string(),
+                    r.valid_until.to_string(),
+                    r.endorsed_until.to_string(),
+                    r.residence_counted_since.to_string(),
+                    r.authority,
+                    r.current_version,
+                    r.updated_at,
+                ],
+            )
+            .map_err(self.e())?;
+        if n != 1 {
+            return Err(LedgerError::Damaged(format!(
+                "permit {} not found",
+                r.serial
+            )));
+        }
+        self.append_event(event)
+    }
+
+    fn insert_credential(&mut self, r: &CredentialRecord) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "INSERT INTO credentials (serial, version, status_index, key_id, issued_at, expires_at, cause, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    i64_of(r.serial),
+                    r.version,
+                    i64_of(r.status_index),
+                    r.key_id,
+                    r.issued_at,
+                    r.expires_at,
+                    r.cause,
+                    r.text
+                ],
+            )
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    fn credential(
+        &mut self,
+        serial: u64,
+        version: u32,
+    ) -> Result<Option<CredentialRecord>, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT serial, version, status_index, key_id, issued_at, expires_at, cause, text FROM credentials WHERE serial = ?1 AND version = ?2",
+                params![i64_of(serial), version],
+                |r| {
+                    Ok(CredentialRecord {
+                        serial: u64_of(r.get(0)?),
+                        version: r.get(1)?,
+                        status_index: u64_of(r.get(2)?),
+                        key_id: r.get(3)?,
+                        issued_at: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        cause: r.get(6)?,
+                        text: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.e())
+    }
+
+    fn append_event(&mut self, e: &Event) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "INSERT INTO events (at, actor, kind, application_id, serial, version, detail_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    e.at,
+                    e.actor,
+                    e.kind,
+                    e.application_id,
+                    e.serial.map(i64_of),
+                    e.version,
+                    e.detail.to_string()
+                ],
+            )
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    fn events_for(&mut self, serial: u64, application_id: &str) -> Result<Vec<Event>, LedgerError> {
+        let mut st = self
+            .tx
+            .prepare("SELECT at, actor, kind, application_id, serial, version, detail_json FROM events WHERE serial = ?1 OR application_id = ?2 ORDER BY id")
+            .map_err(db_err(&self.path))?;
+        let rows = st
+            .query_map(params![i64_of(serial), application_id], |r| {
+                let detail: String = r.get(6)?;
+                let serial: Option<i64> = r.get(4)?;
+                Ok(Event {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    kind: r.get(2)?,
+                    application_id: r.get(3)?,
+                    serial: serial.map(u64_of),
+                    version: r.get(5)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .map_err(db_err(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(db_err(&self.path))
+    }
+
+    fn insert_card(&mut self, r: &CardRecord, event: &Event) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "INSERT INTO cards (serial, number, kind, fee_yuan, issued_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![i64_of(r.serial), r.number, r.kind, r.fee_yuan, r.issued_at, r.actor],
+            )
+            .map_err(self.e())?;
+        self.append_event(event)
+    }
+
+    fn cards(&mut self, serial: u64) -> Result<Vec<CardRecord>, LedgerError> {
+        let mut st = self
+            .tx
+            .prepare("SELECT serial, number, kind, fee_yuan, issued_at, actor FROM cards WHERE serial = ?1 ORDER BY number")
+            .map_err(db_err(&self.path))?;
+        let rows = st
+            .query_map([i64_of(serial)], |r| {
+                Ok(CardRecord {
+                    serial: u64_of(r.get(0)?),
+                    number: r.get(1)?,
+                    kind: r.get(2)?,
+                    fee_yuan: r.get(3)?,
+                    issued_at: r.get(4)?,
+                    actor: r.get(5)?,
+                })
+            })
+            .map_err(db_err(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(db_err(&self.path))
+    }
+
+    fn last_publication(&mut self) -> Result<Option<Publication>, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT sequence, published_at, next_update, credentials, bytes, sha256, actor FROM status_publications ORDER BY sequence DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(Publication {
+                        sequence: u64_of(r.get(0)?),
+                        published_at: r.get(1)?,
+                        next_update: r.get(2)?,
+                        credentials: u64_of(r.get(3)?),
+                        bytes: u64_of(r.get(4)?),
+                        sha256: r.get(5)?,
+                        actor: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.e())
+    }
+
+    fn insert_publication(&mut self, p: &Publication, event: &Event) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "INSERT INTO status_publications (sequence, published_at, next_update, credentials, bytes, sha256, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    i64_of(p.sequence),
+                    p.published_at,
+                    p.next_update,
+                    i64_of(p.credentials),
+                    i64_of(p.bytes),
+                    p.sha256,
+                    p.actor
+                ],
+            )
+            .map_err(self.e())?;
+        self.append_event(event)
+    }
+
+    fn each_credential_status(
+        &mut self,
+        f: &mut dyn FnMut(CredentialStatusRow),
+    ) -> Result<(), LedgerError> {
+        let mut st = self
+            .tx
+            .prepare("SELECT c.status_index, c.version, p.current_version, p.state, p.endorsed_until FROM credentials c JOIN permits p ON p.serial = c.serial")
+            .map_err(db_err(&self.path))?;
+        let mut rows = st.query([]).map_err(db_err(&self.path))?;
+        while let Some(r) = rows.next().map_err(db_err(&self.path))? {
+            let state: String = r.get(3).map_err(db_err(&self.path))?;
+            let endorsed: String = r.get(4).map_err(db_err(&self.path))?;
+            let idx: i64 = r.get(0).map_err(db_err(&self.path))?;
+            f(CredentialStatusRow {
+                status_index: u64_of(idx),
+                version: r.get(1).map_err(db_err(&self.path))?,
+                current_version: r.get(2).map_err(db_err(&self.path))?,
+                state: if state == "cancelled" {
+                    PermitState::Cancelled
+                } else {
+                    PermitState::Active
+                },
+                endorsed_until: date(&endorsed)?,
+            });
+        }
+        Ok(())
+    }
+}

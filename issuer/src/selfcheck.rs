@@ -1,0 +1,67 @@
+//! The self-check: before an issued code is written, its rendered image is decoded again with
+//! the verifier's own decoder and verified against the trust list. A failure is an error, not a
+//! file.
+
+use chrono::{DateTime, Utc};
+
+use permit_shared::trust::TrustList;
+use permit_verifier::scan::{self, ScanLimits};
+use permit_verifier::verify::{self, ClockSource, Context, Policy, Verdict};
+
+/// Why the self-check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelfCheckError {
+    /// The rendered image could not be decoded.
+    #[error("self-check: the rendered image does not decode ({0})")]
+    Decode(String),
+    /// It decoded to other text.
+    #[error("self-check: the rendered image decodes to different text")]
+    Mismatch,
+    /// The text does not verify.
+    #[error("self-check: the credential does not verify: {0}")]
+    Verify(String),
+}
+
+/// Verifies a credential text as a verifier would (warnings allowed, e.g. `TEST_CREDENTIAL`).
+pub fn verify_text(text: &str, trust: &TrustList, at: DateTime<Utc>) -> Result<(), SelfCheckError> {
+    let ctx = Context {
+        trust,
+        status: None,
+        at,
+        clock_source: ClockSource::Given,
+        clock_floor: None,
+        policy: Policy::default(),
+        notes: Vec::new(),
+    };
+    let o = verify::verify_text(text, &ctx);
+    if o.verdict == Verdict::Valid && o.permit.is_some() {
+        Ok(())
+    } else {
+        Err(SelfCheckError::Verify(
+            o.reasons
+                .iter()
+                .map(|r| format!("{} ({})", r.code.as_str(), r.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))
+    }
+}
+
+/// Decodes an encoded image (PNG) and checks it holds exactly `text`, then verifies the text.
+pub fn check_image(
+    image: &[u8],
+    text: &str,
+    trust: &TrustList,
+    at: DateTime<Utc>,
+) -> Result<(), SelfCheckError> {
+    let codes = scan::scan_image_bytes(image, &ScanLimits::default())
+        .map_err(|e| SelfCheckError::Decode(e.to_string()))?;
+    match codes.as_slice() {
+        [one] if one.text == text => verify_text(text, trust, at),
+        [_] => Err(SelfCheckError::Mismatch),
+        _ => Err(SelfCheckError::Decode(format!(
+            "{} codes found",
+            codes.len()
+        ))),
+    }
+}

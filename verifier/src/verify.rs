@@ -1,0 +1,743 @@
+//! Verification of one permit text against a trust list, an optional status list and a clock.
+//!
+//! Stages, each with its reason codes: prefix/transport/envelope (`NOT_A_PERMIT`,
+//! `UNSUPPORTED_FORMAT`, `UNSUPPORTED_VERSION`, `MALFORMED`, `INPUT_TOO_LARGE`) → key lookup
+//! (`KEY_UNKNOWN`) → signature (`SIGNATURE_INVALID`) → claims (`MALFORMED`) → trust
+//! (`KEY_NOT_AUTHORISED`, `KEY_NOT_VALID_AT_ISSUANCE`, `KEY_COMPROMISED`, `KEY_EXPIRED`,
+//! `TRUST_LIST_EXPIRED`) → time (`NOT_YET_VALID`, `ISSUED_IN_FUTURE`, `EXPIRED`,
+//! `CLOCK_BEHIND`) → endorsement (`SUSPENDED` + `ENDORSEMENT_OVERDUE`) → status list
+//! (`REVOKED`, `SUSPENDED`, `SUPERSEDED`, `STATUS_STALE`, `STATUS_UNKNOWN`, …) → policy
+//! (`TEST_CREDENTIAL`). The permit is readable only as a [`VerifiedPermit`], which exists only
+//! after the signature verified and the claims parsed.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use permit_shared::credential::{self, Claims, DecodeError, Envelope};
+use permit_shared::keys::KeyId;
+use permit_shared::reason::{Code, Severity};
+use permit_shared::status::{Status, StatusListToken};
+use permit_shared::trust::{TrustList, TrustedKey, Usage};
+use permit_shared::{applicant, civil, division};
+
+use crate::normalise;
+
+/// The overall verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Genuine, current, not cancelled (warnings may apply).
+    Valid,
+    /// Not acceptable.
+    Invalid,
+    /// Could not be decided: check manually.
+    Indeterminate,
+}
+
+impl Verdict {
+    /// The verdict as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "VALID",
+            Verdict::Invalid => "INVALID",
+            Verdict::Indeterminate => "INDETERMINATE",
+        }
+    }
+
+    /// The verdict implied by a set of reasons.
+    pub fn from_reasons(reasons: &[Reason]) -> Verdict {
+        match reasons.iter().map(|r| r.code.severity()).max() {
+            Some(Severity::Error) => Verdict::Invalid,
+            Some(Severity::Indeterminate) => Verdict::Indeterminate,
+            _ => Verdict::Valid,
+        }
+    }
+}
+
+/// One reason, with a message specific to this credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// Stable code.
+    pub code: Code,
+    /// What exactly was found.
+    pub message: String,
+}
+
+impl Reason {
+    /// A reason with a message.
+    pub fn new(code: Code, message: impl Into<String>) -> Reason {
+        Reason {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Reason", 4)?;
+        st.serialize_field("code", self.code.as_str())?;
+        st.serialize_field("severity", &self.code.severity())?;
+        st.serialize_field("stage", &self.code.stage())?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
+    }
+}
+
+/// Where the verification time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockSource {
+    /// The device clock (subject to the clock floor).
+    System,
+    /// Given explicitly (`--at`): an audit of another moment; the clock floor does not apply.
+    Given,
+}
+
+/// Tolerances.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Allowed clock difference between issuer and verifier.
+    pub clock_skew: Duration,
+    /// How long after its next-update time a status list is still used.
+    pub status_grace: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            clock_skew: Duration::minutes(5),
+            status_grace: Duration::hours(24),
+        }
+    }
+}
+
+/// A status list whose signature verified under a key the trust list allows to sign status lists.
+#[derive(Debug, Clone)]
+pub struct VerifiedStatusList {
+    /// The list.
+    pub token: StatusListToken,
+    /// The key that signed it.
+    pub key_id: KeyId,
+}
+
+/// Why a status list could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusListError {
+    /// Not a well-formed status list token.
+    #[error("status list: {0}")]
+    Decode(#[from] DecodeError),
+    /// Signed by no trusted key.
+    #[error("status list signed by unknown key {0}")]
+    KeyUnknown(KeyId),
+    /// The signature did not verify.
+    #[error("status list signature does not verify")]
+    Signature,
+    /// The key may not sign status lists, or signed outside its window or after compromise.
+    #[error("status list key {0} is not allowed to sign it: {1}")]
+    KeyNotAllowed(KeyId, &'static str),
+}
+
+/// Verifies a signed status list against the trust list.
+pub fn verify_status_list(
+    bytes: &[u8],
+    trust: &TrustList,
+) -> Result<VerifiedStatusList, StatusListError> {
+    let env = StatusListToken::envelope(bytes)?;
+    let kid = env.key_id();
+    let mut any = false;
+    for k in trust.keys_with_id(kid) {
+        any = true;
+        if let Ok(v) = env.verify(&k.key) {
+            let token = StatusListToken::from_verified(&v)?;
+            if !k.may(Usage::StatusList) {
+                return Err(StatusListError::KeyNotAllowed(
+                    kid,
+                    "not authorised for status lists",
+                ));
+            }
+            let iat = DateTime::<Utc>::from_timestamp(token.issued_at, 0).unwrap_or_default();
+            if iat < k.signing_from || iat > k.signing_until {
+                return Err(StatusListError::KeyNotAllowed(
+                    kid,
+                    "signed outside the key's signing window",
+                ));
+            }
+            if k.compromised_since.is_some_and(|c| iat >= c) {
+                return Err(StatusListError::KeyNotAllowed(
+                    kid,
+                    "signed after the key's compromise",
+                ));
+            }
+            return Ok(VerifiedStatusList { token, key_id: kid });
+        }
+    }
+    if any {
+        Err(StatusListError::Signature)
+    } else {
+        Err(StatusListError::KeyUnknown(kid))
+    }
+}
+
+/// Everything a verification depends on besides the text.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The verified trust list.
+    pub trust: &'a TrustList,
+    /// The status list, if one was given and could be used.
+    pub status: Option<&'a VerifiedStatusList>,
+    /// The verification time.
+    pub at: DateTime<Utc>,
+    /// Where `at` came from.
+    pub clock_source: ClockSource,
+    /// The newest time this verifier has already trusted (from its state), if known.
+    pub clock_floor: Option<DateTime<Utc>>,
+    /// Tolerances.
+    pub policy: Policy,
+    /// Reasons about the environment that apply to every credential (a refused status list, a
+    /// trust-list rollback), found by the caller.
+    pub notes: Vec<Reason>,
+}
+
+/// A permit whose signature verified and whose claims are well formed. Only [`verify_text`]
+/// makes one; the fields are private and read through methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedPermit {
+    claims: Claims,
+    key_id: KeyId,
+}
+
+impl VerifiedPermit {
+    /// The claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+    /// Key that verified it.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+    /// Serial number as 12 digits.
+    pub fn serial(&self) -> String {
+        format!("{:012}", self.claims.permit.serial)
+    }
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.claims.permit.name
+    }
+    /// Masked ID number.
+    pub fn id_masked(&self) -> String {
+        self.claims.permit.id_number.masked()
+    }
+    /// The full ID number (sensitive: show only on request).
+    pub fn id_number(&self) -> &str {
+        self.claims.permit.id_number.as_str()
+    }
+    /// Residence city name.
+    pub fn city(&self) -> String {
+        division::city(self.claims.permit.residence_city()).map_or_else(
+            || self.claims.permit.residence_city().to_string(),
+            |c| c.name.to_owned(),
+        )
+    }
+    /// Last valid day.
+    pub fn valid_until(&self) -> NaiveDate {
+        self.claims.valid_until()
+    }
+    /// The JSON view.
+    pub fn view(&self, reveal_id: bool) -> PermitView {
+        let p = &self.claims.permit;
+        let city = division::city(p.residence_city());
+        PermitView {
+            serial: self.serial(),
+            version: p.version,
+            name: p.name.clone(),
+            sex: p.id_number.sex().label_en(),
+            birth_date: p.id_number.birth_date().to_string(),
+            id_number_masked: p.id_number.masked(),
+            id_number: reveal_id.then(|| p.id_number.as_str().to_owned()),
+            ethnicity: p
+                .ethnicity
+                .map(|e| format!("{e:02} {}", applicant::ethnicity_name(e).unwrap_or("?"))),
+            hukou_division: p.hukou_division.map(|d| d.to_string()),
+            hukou_place: p.hukou_division.map(division::hukou_place),
+            residence_city: p.residence_city().to_string(),
+            residence_city_name: city.map(|c| format!("{} {}", c.name, c.name_en)),
+            residence_district: p.residence_district.to_string(),
+            residence_address: p.full_residence_address(),
+            authority: p.authority.to_string(),
+            authority_name: division::authority_name(p.authority),
+            issued_on: p.issued_on.to_string(),
+            valid_until: self.claims.valid_until().to_string(),
+            endorsed_until: p.endorsed_until.to_string(),
+            credential_issued_at: rfc3339(self.claims.issued_at),
+            status_index: p.status_index,
+            photo_ref: p
+                .photo
+                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect()),
+            test: p.test,
+        }
+    }
+}
+
+/// The permit as shown in JSON reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct PermitView {
+    /// Serial number (12 digits).
+    pub serial: String,
+    /// Credential version.
+    pub version: u32,
+    /// 姓名.
+    pub name: String,
+    /// 性别: male or female (from the ID number).
+    pub sex: &'static str,
+    /// 出生日期 (from the ID number).
+    pub birth_date: String,
+    /// 公民身份号码, masked.
+    pub id_number_masked: String,
+    /// 公民身份号码 in full, only when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// 民族: code and name.
+    pub ethnicity: Option<String>,
+    /// 户籍所在地 division code.
+    pub hukou_division: Option<String>,
+    /// 户籍所在地 as text.
+    pub hukou_place: Option<String>,
+    /// Residence city code.
+    pub residence_city: String,
+    /// Residence city name.
+    pub residence_city_name: Option<String>,
+    /// Residence district code.
+    pub residence_district: String,
+    /// 居住地住址 in full.
+    pub residence_address: String,
+    /// 签发机关 division code.
+    pub authority: String,
+    /// 签发机关 name.
+    pub authority_name: Option<String>,
+    /// 签发日期.
+    pub issued_on: String,
+    /// 有效期限: last valid day.
+    pub valid_until: String,
+    /// Endorsed (签注) until.
+    pub endorsed_until: String,
+    /// When this credential was signed.
+    pub credential_issued_at: String,
+    /// Status-list index.
+    pub status_index: u64,
+    /// Photo reference, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_ref: Option<String>,
+    /// Marked as test data.
+    pub test: bool,
+}
+
+fn rfc3339(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Where the verdict's trust came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    /// Key id from the credential, when it could be read.
+    pub key_id: Option<String>,
+    /// The key holder named in the trust list, when the key is known.
+    pub issuer: Option<String>,
+    /// The trust list used.
+    pub trust_list: TrustProvenance,
+    /// The status list used, if any.
+    pub status_list: Option<StatusProvenance>,
+    /// The clock.
+    pub clock: ClockProvenance,
+}
+
+/// Trust list facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustProvenance {
+    /// Sequence number.
+    pub sequence: u64,
+    /// Publisher.
+    pub publisher: String,
+    /// Root key id.
+    pub root: String,
+    /// Signed at.
+    pub issued_at: String,
+    /// Expires at.
+    pub expires_at: String,
+    /// Age at verification time, seconds.
+    pub age_seconds: i64,
+    /// TEST-ONLY list.
+    pub test: bool,
+}
+
+/// Status list facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusProvenance {
+    /// URI (`sub`).
+    pub uri: String,
+    /// Sequence number.
+    pub sequence: u64,
+    /// Signed at.
+    pub issued_at: String,
+    /// Next update due.
+    pub next_update: String,
+    /// Age at verification time, seconds.
+    pub age_seconds: i64,
+    /// Signing key.
+    pub key_id: String,
+    /// This credential's entry, if looked up.
+    pub entry: Option<Status>,
+}
+
+/// Clock facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockProvenance {
+    /// The verification time.
+    pub at: String,
+    /// Where it came from.
+    pub source: ClockSource,
+    /// The newest time already trusted, if known.
+    pub floor: Option<String>,
+}
+
+/// The result of verifying one text.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every applicable reason, most severe first.
+    pub reasons: Vec<Reason>,
+    /// The permit, only if its signature verified and its claims are well formed.
+    pub permit: Option<VerifiedPermit>,
+    /// Where the trust came from.
+    pub provenance: Provenance,
+}
+
+impl Outcome {
+    fn finish(
+        mut reasons: Vec<Reason>,
+        permit: Option<VerifiedPermit>,
+        provenance: Provenance,
+    ) -> Outcome {
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.code.severity()));
+        Outcome {
+            verdict: Verdict::from_reasons(&reasons),
+            reasons,
+            permit,
+            provenance,
+        }
+    }
+}
+
+fn provenance(ctx: &Context<'_>) -> Provenance {
+    let t = ctx.trust;
+    Provenance {
+        key_id: None,
+        issuer: None,
+        trust_list: TrustProvenance {
+            sequence: t.sequence,
+            publisher: t.publisher.clone(),
+            root: t.root.to_string(),
+            issued_at: rfc(t.issued_at),
+            expires_at: rfc(t.expires_at),
+            age_seconds: (ctx.at - t.issued_at).num_seconds(),
+            test: t.test,
+        },
+        status_list: ctx.status.map(|s| StatusProvenance {
+            uri: s.token.uri.clone(),
+            sequence: s.token.sequence,
+            issued_at: rfc3339(s.token.issued_at),
+            next_update: rfc3339(s.token.next_update()),
+            age_seconds: ctx.at.timestamp() - s.token.issued_at,
+            key_id: s.key_id.to_string(),
+            entry: None,
+        }),
+        clock: ClockProvenance {
+            at: rfc(ctx.at),
+            source: ctx.clock_source,
+            floor: ctx.clock_floor.map(rfc),
+        },
+    }
+}
+
+fn decode_reason(e: &DecodeError) -> Reason {
+    let msg = match e {
+        DecodeError::Foreign(f) => {
+            format!("this is a {}, not a Guangdong residence permit", f.name())
+        }
+        other => format!("{} stage: {other}", other.stage()),
+    };
+    Reason::new(e.code(), msg)
+}
+
+/// Verifies one scanned text.
+pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
+    let mut prov = provenance(ctx);
+    let mut reasons: Vec<Reason> = ctx.notes.clone();
+    let n = normalise::normalise(input);
+    if !n.changes.is_empty() {
+        reasons.push(Reason::new(Code::InputNormalised, n.changes.join("; ")));
+    }
+    time_of_device(ctx, &mut reasons);
+    if ctx.at > ctx.trust.expires_at {
+        reasons.push(Reason::new(
+            Code::TrustListExpired,
+            format!(
+                "trust list {} expired at {}",
+                ctx.trust.sequence,
+                rfc(ctx.trust.expires_at)
+            ),
+        ));
+    }
+    let envelope = match credential::from_text(&n.text).and_then(|b| Envelope::decode(&b)) {
+        Ok(e) => e,
+        Err(e) => {
+            reasons.push(decode_reason(&e));
+            return Outcome::finish(reasons, None, prov);
+        }
+    };
+    let kid = envelope.key_id();
+    prov.key_id = Some(kid.to_string());
+    let candidates: Vec<&TrustedKey> = ctx.trust.keys_with_id(kid).collect();
+    if candidates.is_empty() {
+        reasons.push(Reason::new(
+            Code::KeyUnknown,
+            format!("no key {kid} in trust list {}", ctx.trust.sequence),
+        ));
+        // The key id is inside the signed header: an altered id also breaks the signature.
+        // Say so when no trusted permit key verifies it, so that tampering is not mistaken for
+        // a permit from an unknown issuer.
+        let verifies = ctx
+            .trust
+            .keys
+            .iter()
+            .filter(|k| k.may(Usage::Permit))
+            .any(|k| envelope.verify(&k.key).is_ok());
+        reasons.push(if verifies {
+            Reason::new(
+                Code::Malformed,
+                format!("key id {kid} does not belong to the key that signed the credential"),
+            )
+        } else {
+            Reason::new(
+                Code::SignatureInvalid,
+                "the signature verifies under no trusted key: the code was altered or forged",
+            )
+        });
+        return Outcome::finish(reasons, None, prov);
+    }
+    let Some((key, verified)) = candidates
+        .iter()
+        .find_map(|k| envelope.verify(&k.key).ok().map(|v| (*k, v)))
+    else {
+        reasons.push(Reason::new(
+            Code::SignatureInvalid,
+            format!("signature does not verify under key {kid}"),
+        ));
+        return Outcome::finish(reasons, None, prov);
+    };
+    prov.issuer = Some(key.issuer.clone());
+    let claims = match verified.claims() {
+        Ok(c) => c,
+        Err(e) => {
+            reasons.push(decode_reason(&e));
+            return Outcome::finish(reasons, None, prov);
+        }
+    };
+    check_trust(key, &claims, ctx, &mut reasons);
+    check_time(&claims, ctx, &mut reasons);
+    if let (Some(s), Some(sp)) = (ctx.status, prov.status_list.as_mut()) {
+        sp.entry = check_status(s, &claims, ctx, &mut reasons);
+    } else if !reasons
+        .iter()
+        .any(|r| r.code == Code::StatusListInvalid || r.code == Code::StatusRollback)
+    {
+        reasons.push(Reason::new(
+            Code::StatusUnknown,
+            "no status list given: cancellations are not checked (use --status)",
+        ));
+    }
+    if key.test || claims.permit.test {
+        reasons.push(Reason::new(
+            Code::TestCredential,
+            if key.test {
+                format!("signed by TEST-ONLY key {kid}: not a real permit")
+            } else {
+                "marked as test data: not a real permit".to_owned()
+            },
+        ));
+    }
+    let permit = VerifiedPermit {
+        claims,
+        key_id: kid,
+    };
+    Outcome::finish(reasons, Some(permit), prov)
+}
+
+fn time_of_device(ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
+    if ctx.clock_source != ClockSource::System {
+        return;
+    }
+    if let Some(floor) = ctx.clock_floor {
+        if ctx.at + ctx.policy.clock_skew < floor {
+            reasons.push(Reason::new(
+                Code::ClockBehind,
+                format!(
+                    "device clock {} is earlier than {} already trusted; set the clock",
+                    rfc(ctx.at),
+                    rfc(floor)
+                ),
+            ));
+        }
+    }
+}
+
+fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
+    let kid = key.key.id();
+    let iat = DateTime::<Utc>::from_timestamp(c.issued_at, 0).unwrap_or_default();
+    if !key.may(Usage::Permit) {
+        reasons.push(Reason::new(
+            Code::KeyNotAuthorised,
+            format!("key {kid} may not sign permits"),
+        ));
+    }
+    if iat < key.signing_from || iat > key.signing_until {
+        reasons.push(Reason::new(
+            Code::KeyNotValidAtIssuance,
+            format!(
+                "issued at {} outside key {kid}'s signing window {} – {}",
+                rfc(iat),
+                rfc(key.signing_from),
+                rfc(key.signing_until)
+            ),
+        ));
+    }
+    if let Some(since) = key.compromised_since {
+        if iat >= since {
+            reasons.push(Reason::new(
+                Code::KeyCompromised,
+                format!(
+                    "issued at {} after key {kid} was reported compromised ({})",
+                    rfc(iat),
+                    rfc(since)
+                ),
+            ));
+        }
+    }
+    if let Some(until) = key.verify_until {
+        if ctx.at > until {
+            reasons.push(Reason::new(
+                Code::KeyExpired,
+                format!("key {kid} is not accepted after {}", rfc(until)),
+            ));
+        }
+    }
+}
+
+fn check_time(c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
+    let at = ctx.at.timestamp();
+    let p = &c.permit;
+    let skew = ctx.policy.clock_skew.num_seconds();
+    if at < civil::start_of_day(p.issued_on) {
+        reasons.push(Reason::new(
+            Code::NotYetValid,
+            format!("permit is valid from {}", p.issued_on),
+        ));
+    }
+    if at + skew < c.issued_at {
+        reasons.push(Reason::new(
+            Code::IssuedInFuture,
+            format!(
+                "credential signed at {}, after the verification time {}",
+                rfc3339(c.issued_at),
+                rfc(ctx.at)
+            ),
+        ));
+    }
+    if at >= c.expires_at {
+        reasons.push(Reason::new(
+            Code::Expired,
+            format!("permit was valid until {}", c.valid_until()),
+        ));
+    }
+    let overdue_from = civil::start_of_day(p.endorsed_until + chrono::Days::new(1));
+    if at >= overdue_from && at < c.expires_at {
+        reasons.push(Reason::new(
+            Code::Suspended,
+            format!(
+                "suspended since {} (使用功能中止)",
+                p.endorsed_until + chrono::Days::new(1)
+            ),
+        ));
+        reasons.push(Reason::new(
+            Code::EndorsementOverdue,
+            format!(
+                "yearly endorsement (签注) was due by {}; the holder must endorse the permit",
+                p.endorsed_until
+            ),
+        ));
+    }
+}
+
+fn check_status(
+    s: &VerifiedStatusList,
+    c: &Claims,
+    ctx: &Context<'_>,
+    reasons: &mut Vec<Reason>,
+) -> Option<Status> {
+    let t = &s.token;
+    let stale_at = t.next_update() + ctx.policy.status_grace.num_seconds();
+    if ctx.at.timestamp() > stale_at {
+        reasons.push(Reason::new(
+            Code::StatusStale,
+            format!(
+                "status list {} was due for update at {} (grace {} h); get a current list",
+                t.sequence,
+                rfc3339(t.next_update()),
+                ctx.policy.status_grace.num_hours()
+            ),
+        ));
+    }
+    let idx = c.permit.status_index;
+    let Some(st) = t.list.get(idx) else {
+        reasons.push(Reason::new(
+            Code::StatusIndexOutOfRange,
+            format!(
+                "status list {} has {} entries, no entry {idx}",
+                t.sequence,
+                t.list.len()
+            ),
+        ));
+        return None;
+    };
+    match st {
+        Status::Valid => {}
+        Status::Revoked => reasons.push(Reason::new(
+            Code::Revoked,
+            format!("cancelled (注销) according to status list {}", t.sequence),
+        )),
+        Status::Suspended => {
+            if !reasons.iter().any(|r| r.code == Code::Suspended) {
+                reasons.push(Reason::new(
+                    Code::Suspended,
+                    format!("suspended according to status list {}", t.sequence),
+                ));
+            }
+        }
+        Status::Superseded => reasons.push(Reason::new(
+            Code::Superseded,
+            format!(
+                "credential version {} was replaced by a newer one (status list {}); ask the holder to refresh the code",
+                c.permit.version, t.sequence
+            ),
+        )),
+    }
+    Some(st)
+}
