@@ -356,18 +356,18 @@ impl RawApplicant {
                 None
             }
         });
-        if let (Some(id), Some(sex)) = (&id, sex) {
-            if id.sex() != sex {
-                errs.push(FieldError::new(
-                    "sex",
-                    "SEX_MISMATCH",
-                    format!(
-                        "`{}` disagrees with the ID number's sequence digit, which means {}",
-                        sex.label_en(),
-                        id.sex().label_en()
-                    ),
-                ));
-            }
+        if let (Some(id), Some(sex)) = (&id, sex)
+            && id.sex() != sex
+        {
+            errs.push(FieldError::new(
+                "sex",
+                "SEX_MISMATCH",
+                format!(
+                    "`{}` disagrees with the ID number's sequence digit, which means {}",
+                    sex.label_en(),
+                    id.sex().label_en()
+                ),
+            ));
         }
         let birth = birth.and_then(|b| match civil::parse_date(&b) {
             Some(d) => Some(d),
@@ -388,14 +388,14 @@ impl RawApplicant {
                     format!("{b} is after today ({today})"),
                 ));
             }
-            if let Some(id) = &id {
-                if id.birth_date() != b {
-                    errs.push(FieldError::new(
-                        "birth_date",
-                        "BIRTH_DATE_MISMATCH",
-                        format!("{b} disagrees with the ID number ({})", id.birth_date()),
-                    ));
-                }
+            if let Some(id) = &id
+                && id.birth_date() != b
+            {
+                errs.push(FieldError::new(
+                    "birth_date",
+                    "BIRTH_DATE_MISMATCH",
+                    format!("{b} disagrees with the ID number ({})", id.birth_date()),
+                ));
             }
         }
         let hk_mo_tw = id.as_ref().is_some_and(CitizenId::is_hk_mo_tw);

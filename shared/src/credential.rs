@@ -59,6 +59,8 @@ pub enum Foreign {
     NzCovidPass,
     /// Verifiable Digital Health Certificate / DCC variants, `HC2:` … `HC9:`.
     DccVariant,
+    /// SMART Health Link, `shlink:/` (alone or after a viewer URL and `#`).
+    SmartHealthLink,
 }
 
 impl Foreign {
@@ -69,6 +71,7 @@ impl Foreign {
             Foreign::SmartHealthCard => "SMART Health Card (shc:/)",
             Foreign::NzCovidPass => "NZ COVID Pass (NZCP:/)",
             Foreign::DccVariant => "DCC-family health certificate (HCn:)",
+            Foreign::SmartHealthLink => "SMART Health Link (shlink:/)",
         }
     }
 }
@@ -115,6 +118,8 @@ pub fn classify(text: &str) -> Kind<'_> {
         Kind::Foreign(Foreign::SmartHealthCard)
     } else if text.starts_with("NZCP:/") {
         Kind::Foreign(Foreign::NzCovidPass)
+    } else if text.starts_with("shlink:/") || text.contains("#shlink:/") {
+        Kind::Foreign(Foreign::SmartHealthLink)
     } else if text.len() >= 4
         && text.starts_with("HC")
         && text.as_bytes()[2].is_ascii_digit()

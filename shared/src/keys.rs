@@ -190,13 +190,13 @@ impl PublicKey {
             return Err(KeyError::BadJwk("x is not canonical base64url".into()));
         }
         let key = PublicKey::from_bytes(&bytes)?;
-        if let Some(kid) = &jwk.kid {
-            if *kid != key.id.to_string() {
-                return Err(KeyError::KidMismatch {
-                    found: kid.clone(),
-                    expected: key.id,
-                });
-            }
+        if let Some(kid) = &jwk.kid
+            && *kid != key.id.to_string()
+        {
+            return Err(KeyError::KidMismatch {
+                found: kid.clone(),
+                expected: key.id,
+            });
         }
         Ok(key)
     }

@@ -74,11 +74,13 @@ macro_rules! codes {
 }
 
 codes! {
-    ImageUnreadable = "IMAGE_UNREADABLE", Input, Error, "The file is not a readable image.";
-    ImageTooLarge = "IMAGE_TOO_LARGE", Input, Error, "The image exceeds a size limit (file, dimensions or pixels).";
-    NoCodeFound = "NO_CODE_FOUND", Input, Error, "No QR code was found in the image.";
-    TooManyCodes = "TOO_MANY_CODES", Input, Error, "The image holds more QR codes than the limit.";
-    DecodeTimeout = "DECODE_TIMEOUT", Input, Error, "Decoding the image took longer than its time budget.";
+    ImageUnreadable = "IMAGE_UNREADABLE", Input, Indeterminate, "The file is not a readable image.";
+    ImageTooLarge = "IMAGE_TOO_LARGE", Input, Indeterminate, "The image exceeds a size limit (file, dimensions or pixels).";
+    NoCodeFound = "NO_CODE_FOUND", Input, Indeterminate, "No QR code was found in the image.";
+    TooManyCodes = "TOO_MANY_CODES", Input, Indeterminate, "The image holds more QR codes than the limit.";
+    ScanTimedOut = "SCAN_TIMED_OUT", Input, Indeterminate, "Decoding the image took longer than its time budget; scan again.";
+    CodeTextTooLong = "CODE_TEXT_TOO_LONG", Input, Indeterminate, "A QR code in the image holds more text than any permit can.";
+    DecoderPanicked = "DECODER_PANICKED", Input, Indeterminate, "The QR decoder failed internally on this image (contained); scan again.";
     MultipleCodes = "MULTIPLE_CODES", Input, Indeterminate, "The image holds more than one permit code; check which belongs to the holder.";
     OtherCodesPresent = "OTHER_CODES_PRESENT", Input, Warning, "The image also holds QR codes that are not permits.";
     InputNormalised = "INPUT_NORMALISED", Input, Warning, "Scanner artefacts were removed from the text before decoding.";

@@ -17,5 +17,6 @@ pub mod demo;
 pub mod normalise;
 pub mod report;
 pub mod scan;
+pub mod session;
 pub mod state;
 pub mod verify;

@@ -26,22 +26,19 @@ pub fn normalise(input: &str) -> Normalised {
     let mut text = trimmed.to_owned();
     // Percent-encoding added by camera apps (`GDRP1%3A…`): only when the result is entirely
     // decimal after our prefix, so nothing else can be created this way.
-    if text.len() > 7 && text[..7].eq_ignore_ascii_case("GDRP1%3") {
-        let rest = &text[7..];
-        if let Some(digits) = rest.strip_prefix(['A', 'a']) {
-            if digits.bytes().all(|b| b.is_ascii_digit()) {
-                text = format!("GDRP1:{digits}");
-                changes.push("decoded percent-encoding of the prefix");
-            }
-        }
+    if let Some(head) = text.get(..8)
+        && head.eq_ignore_ascii_case("GDRP1%3A")
+        && text[8..].bytes().all(|b| b.is_ascii_digit())
+    {
+        text = format!("GDRP1:{}", &text[8..]);
+        changes.push("decoded percent-encoding of the prefix");
     }
     // A lower-case prefix (`gdrp1:`) from scanners with caps-lock or case conversion.
-    if text.len() >= 5
-        && text.is_char_boundary(5)
-        && text[..5].eq_ignore_ascii_case("GDRP1")
-        && !text.starts_with("GDRP")
+    if let Some(head) = text.get(..6)
+        && head.eq_ignore_ascii_case("GDRP1:")
+        && head != "GDRP1:"
     {
-        text.replace_range(..4, "GDRP");
+        text.replace_range(..6, "GDRP1:");
         changes.push("upper-cased the prefix");
     }
     Normalised { text, changes }
@@ -62,6 +59,8 @@ mod tests {
         assert_eq!(normalise("GDRP1%3a01x3").text, "GDRP1%3a01x3");
         assert_eq!(normalise("https://x").text, "https://x");
         assert_eq!(normalise("é").text, "é");
+        assert_eq!(normalise("GDRP\u{11de6}ਸ਼").text, "GDRP\u{11de6}ਸ਼");
+        assert_eq!(normalise("gDrP1:12").text, "GDRP1:12");
     }
 
     proptest::proptest! {

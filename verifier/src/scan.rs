@@ -1,16 +1,31 @@
-//! The verifier's input stage: every QR code in an image file, as text.
+//! The verifier's input stage: the text of every QR code in an image file.
 //!
-//! The pipeline, one function per stage:
+//! The image may be a clean rendered PNG, a phone photo, a webcam shot or a hostile file. It goes
+//! through four stages, one function each:
 //!
-//! 1. [`read_pixels`]: size caps before any pixel is decoded (file size, then the header's width,
-//!    height, pixel count and decoded-buffer size), the format detected from the content (never
-//!    from a file name), then the pixels decoded under an allocation cap;
-//! 2. [`to_luma_over_white`]: transparency composited over white, then grey levels; EXIF
+//! 1. `read_pixels`: size caps before any pixel is decoded (file size, then the header's width,
+//!    height, pixel count and decoded size), the format detected from the content (never from a
+//!    file name), then the pixels decoded under an allocation cap (animations: first frame);
+//! 2. `to_luma_over_white`: transparency composited over white, then grey levels; EXIF
 //!    orientation applied;
-//! 3. [`find_codes`]: escalating decoding attempts (the cheap one first) within a time budget,
-//!    stopping at the first attempt that finds codes; each attempt reports every code it sees;
-//! 4. [`check_results`]: duplicates removed (same text at the same place), caps on the number of
-//!    codes and on the length of their text.
+//! 3. `find_codes`: decoding attempts, cheapest first, until one finds codes or the time budget
+//!    runs out;
+//! 4. `check_results`: duplicates removed (same text at the same place), caps on the number of
+//!    codes and on the length of their text, reading order.
+//!
+//! The attempts: the image as decoded with local thresholds (rxing's `HybridBinarizer`), which
+//! reads clean images at once; then a reduced copy (large images), a copy enlarged three or two
+//! times with a bicubic filter (small images, modules of one or two pixels), a contrast-stretched
+//! copy (low-contrast images); then a global-histogram binarizer; then exhaustive row scans
+//! ("try harder"); last, rxing's port of the Java reader. Each attempt reads the image, then its
+//! inverse (light-on-dark codes); the detectors handle mirrored codes and any rotation.
+//!
+//! Every attempt uses a reader that reports all the codes it finds, so the codes of an image all
+//! come from the first attempt that finds any; a second code that only a later attempt could read
+//! is missed, never replaced by a guess.
+//!
+//! Panics in the decoding libraries are caught and become errors (the process's panic hook still
+//! prints them).
 //!
 //! ```
 //! use permit_verifier::scan::{ScanError, ScanLimits, scan_image_bytes};
@@ -36,8 +51,9 @@ use rxing::{BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Luma8Source, RX
 
 /// Caps against hostile images: every one is checked before the work it bounds is done.
 ///
-/// The defaults admit any real photo (a 64 Mpx phone sensor at full resolution) and bound the
-/// memory of one scan to about `max_alloc_bytes` plus a quarter of it.
+/// The defaults admit any real photo (a 64 Mpx phone sensor at full resolution). The peak memory
+/// of one scan is about `max_alloc_bytes` (the decoded image) plus `max_pixels` bytes (its grey
+/// copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanLimits {
     /// Largest accepted file, in bytes (checked first, on the raw input).
@@ -54,8 +70,9 @@ pub struct ScanLimits {
     pub max_codes: usize,
     /// Longest accepted text of one code, in UTF-8 bytes; longer is [`ScanError::TextTooLong`].
     pub max_text_bytes: usize,
-    /// Time after which no new decoding attempt is started. One attempt is not interrupted, so a
-    /// scan can overrun the budget by the length of one attempt.
+    /// Time, from the start of the scan, after which no new decoding attempt is started (the first
+    /// one always runs). An attempt is not interrupted, so a scan can overrun the budget by the
+    /// length of one attempt (about 0.5 s for a 64 Mpx image in a release build).
     pub time_budget: Duration,
 }
 
@@ -83,8 +100,9 @@ impl Default for ScanLimits {
 pub struct DecodedCode {
     /// The text exactly as encoded in the code (nothing trimmed or normalised).
     pub text: String,
-    /// Corner points of the code as `(x, y)` pixel coordinates in the image after its EXIF
-    /// orientation is applied; empty when the decoder gave none.
+    /// Where the code is, as `(x, y)` pixel coordinates in the image after its EXIF orientation is
+    /// applied: its four corners, or, when only the last-resort reader found it, the centres of
+    /// its finder (and alignment) patterns; empty when the decoder gave none.
     pub points: Vec<(f32, f32)>,
 }
 
@@ -182,7 +200,9 @@ impl ScanError {
                 "retake the photo with the whole code in the frame, in focus and without glare"
             }
             Self::TooManyCodes { .. } => "crop the image to the codes to verify",
-            Self::TextTooLong { .. } => "this code is not a residence permit",
+            Self::TextTooLong { .. } => {
+                "the code holds more text than a residence permit can; it is not one"
+            }
         }
     }
 }
@@ -318,24 +338,34 @@ fn contain<T>(work: impl FnOnce() -> T) -> Option<T> {
 
 /// Stage 2: grey levels, transparency composited over white, EXIF orientation applied.
 ///
-/// Consumes the decoded image so that at most one full-colour buffer is alive.
+/// Consumes the decoded image so that it is freed before the grey copy is rotated.
 fn to_luma_over_white(image: DynamicImage, orientation: image::metadata::Orientation) -> GrayImage {
+    let (width, height) = image.dimensions();
     let luma = match image {
         DynamicImage::ImageLuma8(gray) => gray,
-        DynamicImage::ImageRgb8(rgb) => GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| {
-            let [r, g, b] = rgb.get_pixel(x, y).0;
-            image::Luma([luma_over_white(r, g, b, u8::MAX)])
-        }),
-        DynamicImage::ImageRgba8(rgba) => {
-            GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-                let [r, g, b, a] = rgba.get_pixel(x, y).0;
-                image::Luma([luma_over_white(r, g, b, a)])
-            })
+        DynamicImage::ImageRgb8(rgb) => {
+            let mut luma = GrayImage::new(width, height);
+            for (out, p) in luma.iter_mut().zip(rgb.as_raw().chunks_exact(3)) {
+                *out = luma_over_white(p[0], p[1], p[2], u8::MAX);
+            }
+            luma
         }
-        other => GrayImage::from_fn(other.width(), other.height(), |x, y| {
-            let [r, g, b, a] = other.get_pixel(x, y).0;
-            image::Luma([luma_over_white(r, g, b, a)])
-        }),
+        DynamicImage::ImageRgba8(rgba) => {
+            let mut luma = GrayImage::new(width, height);
+            for (out, p) in luma.iter_mut().zip(rgba.as_raw().chunks_exact(4)) {
+                *out = luma_over_white(p[0], p[1], p[2], p[3]);
+            }
+            luma
+        }
+        // Other layouts (grey with alpha, 16 bits, floats) pixel by pixel, through 8-bit RGBA.
+        other => {
+            let mut luma = GrayImage::new(width, height);
+            for (x, y, out) in luma.enumerate_pixels_mut() {
+                let [r, g, b, a] = other.get_pixel(x, y).0;
+                out.0 = [luma_over_white(r, g, b, a)];
+            }
+            luma
+        }
     };
     let mut oriented = DynamicImage::ImageLuma8(luma);
     oriented.apply_orientation(orientation);
@@ -735,12 +765,11 @@ fn run_attempt(image: &GrayImage, attempt: &Attempt) -> Option<(Vec<RXingResult>
     let Ok(source) = Luma8Source::new_with_slice(image.as_raw(), width, height) else {
         return Some((Vec::new(), false));
     };
-    let mut hints = DecodeHints {
+    let hints = DecodeHints {
         PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
         TryHarder: Some(attempt.try_harder),
         ..DecodeHints::default()
     };
-    hints.AlsoInverted = Some(false);
     contain(|| match attempt.binarizer {
         BinarizerKind::Hybrid => decode_both_ways(
             BinaryBitmap::new(HybridBinarizer::new(source)),
@@ -803,12 +832,27 @@ fn check_results(
             actual: long.text.len(),
         });
     }
-    codes.sort_by(|a, b| {
-        let (ax, ay) = top_left(a);
-        let (bx, by) = top_left(b);
-        ay.total_cmp(&by).then(ax.total_cmp(&bx))
-    });
-    Ok(codes)
+    Ok(reading_order(codes))
+}
+
+/// Rows from top to bottom, each left to right. A row is the codes whose centres lie within the
+/// height of its topmost code, so codes side by side in a tilted photo stay in one row.
+fn reading_order(mut codes: Vec<DecodedCode>) -> Vec<DecodedCode> {
+    codes.sort_by(|a, b| top_left(a).1.total_cmp(&top_left(b).1));
+    let mut rows: Vec<(f32, Vec<DecodedCode>)> = Vec::new();
+    for code in codes {
+        let (centre_y, bottom) = bounds(&code).map_or((0.0, 0.0), |b| (b.centre().1, b.max.1));
+        match rows.last_mut() {
+            Some((row_bottom, row)) if centre_y <= *row_bottom => row.push(code),
+            _ => rows.push((bottom, vec![code])),
+        }
+    }
+    rows.into_iter()
+        .flat_map(|(_, mut row)| {
+            row.sort_by(|a, b| top_left(a).0.total_cmp(&top_left(b).0));
+            row
+        })
+        .collect()
 }
 
 /// Same text, and the centre of one inside the bounding box of the other.
@@ -872,7 +916,10 @@ mod tests {
 
     /// `text` as a QR code, `module` pixels a module, dark on light, 4 modules of quiet zone.
     fn render(text: &str, module: u32) -> GrayImage {
-        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        render_code(&qrcode::QrCode::new(text.as_bytes()).unwrap(), module)
+    }
+
+    fn render_code(code: &qrcode::QrCode, module: u32) -> GrayImage {
         let colors = code.to_colors();
         let n = u32::try_from(code.width()).unwrap();
         let side = (n + 8) * module;
@@ -987,6 +1034,18 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_text_is_returned_exactly() {
+        // UTF-8 in one byte-mode segment. (`QrCode::new` would put some of these bytes in Kanji
+        // segments, which mean Shift JIS to every reader.)
+        let text = "广东省居住证 Guangdong résidence\n";
+        let mut bits = qrcode::bits::Bits::new(qrcode::Version::Normal(5));
+        bits.push_byte_data(text.as_bytes()).unwrap();
+        bits.push_terminator(qrcode::EcLevel::M).unwrap();
+        let code = qrcode::QrCode::with_bits(bits, qrcode::EcLevel::M).unwrap();
+        assert_eq!(texts(&scan(render_code(&code, 4)).unwrap()), [text]);
+    }
+
+    #[test]
     fn every_supported_format_decodes_by_content() {
         let image = DynamicImage::ImageLuma8(render(TEXT, 4));
         let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
@@ -1067,6 +1126,32 @@ mod tests {
     }
 
     #[test]
+    fn codes_side_by_side_but_not_level_stay_left_to_right() {
+        let left = render("LEFT-LOWER", 4);
+        let right = render("RIGHT-HIGHER", 4);
+        let (w, h) = (left.width(), left.height());
+        // The right code starts 40 px higher: it is still on the same row.
+        let image = compose(2 * w + 40, h + 80, &[(&left, 10, 60), (&right, w + 30, 20)]);
+        assert_eq!(texts(&scan(image).unwrap()), ["LEFT-LOWER", "RIGHT-HIGHER"]);
+        let codes = vec![
+            DecodedCode {
+                text: "below".to_owned(),
+                points: vec![(0.0, 200.0), (100.0, 300.0)],
+            },
+            DecodedCode {
+                text: "right".to_owned(),
+                points: vec![(150.0, 10.0), (250.0, 110.0)],
+            },
+            DecodedCode {
+                text: "left".to_owned(),
+                points: vec![(0.0, 30.0), (100.0, 130.0)],
+            },
+        ];
+        let order: Vec<String> = reading_order(codes).into_iter().map(|c| c.text).collect();
+        assert_eq!(order, ["left", "right", "below"]);
+    }
+
+    #[test]
     fn the_same_code_printed_twice_is_reported_twice() {
         let code = render(TEXT, 3);
         let (w, h) = (code.width(), code.height());
@@ -1104,9 +1189,17 @@ mod tests {
 
     #[test]
     fn low_contrast_code_decodes_stretched() {
-        let image = render(TEXT, 4).map(|p| Luma([110 + p.0[0] / 6])); // grey levels 110 to 152
+        let mut image = render(TEXT, 4);
+        for pixel in image.iter_mut() {
+            *pixel = 110 + *pixel / 6; // grey levels 110 to 152
+        }
         let report = scan(image).unwrap();
         assert_eq!(texts(&report), [TEXT]);
+        assert!(
+            report.strategy.starts_with("stretched"),
+            "{}",
+            report.strategy
+        );
     }
 
     #[test]
@@ -1308,6 +1401,33 @@ mod tests {
         let caught = contain(|| -> u8 { panic!("decoder bug") });
         assert!(caught.is_none());
         assert_eq!(contain(|| 7), Some(7));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+
+        /// Damaged files give codes or an error, never a panic, within the budget.
+        #[test]
+        fn damaged_images_never_panic(
+            format in proptest::sample::select(vec![ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif]),
+            flips in proptest::collection::vec((proptest::num::usize::ANY, 0_u8..8), 1..24),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+        ) {
+            let image = DynamicImage::ImageRgb8(DynamicImage::ImageLuma8(render("DAMAGED", 2)).to_rgb8());
+            let mut bytes = encode(&image, format);
+            for (at, bit) in flips {
+                let at = at % bytes.len();
+                bytes[at] ^= 1 << bit;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            let limits = ScanLimits {
+                time_budget: Duration::from_millis(200),
+                ..ScanLimits::default()
+            };
+            let _ = scan_image_bytes(&bytes, &limits);
+        }
     }
 
     #[test]

@@ -585,17 +585,17 @@ fn time_of_device(ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     if ctx.clock_source != ClockSource::System {
         return;
     }
-    if let Some(floor) = ctx.clock_floor {
-        if ctx.at + ctx.policy.clock_skew < floor {
-            reasons.push(Reason::new(
-                Code::ClockBehind,
-                format!(
-                    "device clock {} is earlier than {} already trusted; set the clock",
-                    rfc(ctx.at),
-                    rfc(floor)
-                ),
-            ));
-        }
+    if let Some(floor) = ctx.clock_floor
+        && ctx.at + ctx.policy.clock_skew < floor
+    {
+        reasons.push(Reason::new(
+            Code::ClockBehind,
+            format!(
+                "device clock {} is earlier than {} already trusted; set the clock",
+                rfc(ctx.at),
+                rfc(floor)
+            ),
+        ));
     }
 }
 
@@ -619,25 +619,25 @@ fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Ve
             ),
         ));
     }
-    if let Some(since) = key.compromised_since {
-        if iat >= since {
-            reasons.push(Reason::new(
-                Code::KeyCompromised,
-                format!(
-                    "issued at {} after key {kid} was reported compromised ({})",
-                    rfc(iat),
-                    rfc(since)
-                ),
-            ));
-        }
+    if let Some(since) = key.compromised_since
+        && iat >= since
+    {
+        reasons.push(Reason::new(
+            Code::KeyCompromised,
+            format!(
+                "issued at {} after key {kid} was reported compromised ({})",
+                rfc(iat),
+                rfc(since)
+            ),
+        ));
     }
-    if let Some(until) = key.verify_until {
-        if ctx.at > until {
-            reasons.push(Reason::new(
-                Code::KeyExpired,
-                format!("key {kid} is not accepted after {}", rfc(until)),
-            ));
-        }
+    if let Some(until) = key.verify_until
+        && ctx.at > until
+    {
+        reasons.push(Reason::new(
+            Code::KeyExpired,
+            format!("key {kid} is not accepted after {}", rfc(until)),
+        ));
     }
 }
 

@@ -16,7 +16,17 @@ const CORPORA: &str = concat!(
     "/../../shared/corpora/qr-credentials"
 );
 
-/// The SHC image whose pixel data is damaged on purpose.
+/// Limits for the corpus runs: the defaults, with time enough for debug builds (about 20 times
+/// slower than release) to run every attempt; what is under test is the outcome.
+fn limits() -> ScanLimits {
+    ScanLimits {
+        time_budget: Duration::from_secs(120),
+        ..ScanLimits::default()
+    }
+}
+
+/// The SHC image whose code is damaged on purpose (white blots beyond error correction): a valid
+/// PNG in which no code can be read.
 const SHC_CORRUPTED: &str = "test-example-00-g-qr-code-0-corrupted.png";
 
 /// One row of `dcc/qr_corpus/manifest.json`.
@@ -48,7 +58,7 @@ impl Tally {
     fn scan(&mut self, path: &Path) -> Result<ScanReport, ScanError> {
         let bytes = fs::read(path).unwrap();
         let started = Instant::now();
-        let result = scan_image_bytes_with_report(&bytes, &ScanLimits::default());
+        let result = scan_image_bytes_with_report(&bytes, &limits());
         self.times.push(started.elapsed());
         if let Ok(report) = &result {
             match self
@@ -141,7 +151,7 @@ fn report(name: &str, tally: &mut Tally, elapsed: Duration) {
         "{name}: decoded {} of {} in {elapsed:.2?} (median {median:.2?}, max {max:.2?} an image)",
         tally.decoded, tally.total
     );
-    tally.strategies.sort_by(|a, b| b.1.cmp(&a.1));
+    tally.strategies.sort_by_key(|s| std::cmp::Reverse(s.1));
     for (strategy, count) in &tally.strategies {
         eprintln!("  {count:4} by {strategy}");
     }
@@ -185,7 +195,7 @@ fn dcc_corpus_decodes_to_the_expected_text() {
 fn dcc_not_an_image_is_unreadable() {
     let Some(root) = corpora() else { return };
     let bytes = fs::read(root.join("dcc/png/Q1_not_an_image.bin")).unwrap();
-    let err = scan_image_bytes_with_report(&bytes, &ScanLimits::default()).unwrap_err();
+    let err = scan_image_bytes_with_report(&bytes, &limits()).unwrap_err();
     assert!(matches!(err, ScanError::ImageUnreadable { .. }), "{err:?}");
 
     let mut tally = Tally::default();
@@ -214,9 +224,14 @@ fn shc_images_decode_and_the_corrupted_one_is_reported() {
     );
 
     let bytes = fs::read(dir.join(SHC_CORRUPTED)).unwrap();
-    let err = scan_image_bytes_with_report(&bytes, &ScanLimits::default()).unwrap_err();
-    eprintln!("SHC {SHC_CORRUPTED}: {} ({err})", err.code());
-    assert!(matches!(err, ScanError::ImageUnreadable { .. }), "{err:?}");
+    let started = Instant::now();
+    let err = scan_image_bytes_with_report(&bytes, &limits()).unwrap_err();
+    eprintln!(
+        "SHC {SHC_CORRUPTED}: {} after {:.2?}",
+        err.code(),
+        started.elapsed()
+    );
+    assert!(matches!(err, ScanError::NoCodeFound), "{err:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Verify Guangdong electronic residence permits (粤居码) from QR images or scanner text.
 #[derive(Debug, Parser)]
-#[command(name = "verifier", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "verifier", version, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

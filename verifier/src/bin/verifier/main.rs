@@ -12,13 +12,12 @@ use clap::Parser as _;
 use rayon::prelude::*;
 
 use permit_shared::keys::{Jwk, PublicKey};
-use permit_shared::reason::Code;
-use permit_shared::trust::TrustList;
 use permit_verifier::demo;
 use permit_verifier::report::{self, Input, Report};
 use permit_verifier::scan::{self, ScanLimits};
+use permit_verifier::session::{Session, SessionInput};
 use permit_verifier::state::State;
-use permit_verifier::verify::{self, ClockSource, Context, Policy, Reason};
+use permit_verifier::verify::{self, ClockSource};
 
 use cli::{Cli, Command, VerifyArgs};
 
@@ -179,9 +178,8 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<Item>, Failure> {
 }
 
 fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
-    let system_now = Utc::now();
     let (at, clock_source) = match &a.at {
-        None => (system_now, ClockSource::System),
+        None => (Utc::now(), ClockSource::System),
         Some(s) => (
             DateTime::parse_from_rfc3339(s)
                 .map(|t| t.with_timezone(&Utc))
@@ -203,80 +201,34 @@ fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
             demo::TRUST_LIST.as_bytes().to_vec()
         }
     };
-    let trust = TrustList::verify(&trust_doc, &root).map_err(|e| Failure {
+    let state_file = state_path(a);
+    let state = match &state_file {
+        Some(p) => State::load(p).map_err(|e| fail(e.to_string()))?,
+        None => State::default(),
+    };
+    let status_doc = match &a.status {
+        Some(p) => Some((
+            p.display().to_string(),
+            read_capped(p, permit_shared::status::MAX_TOKEN_BYTES as u64)?,
+        )),
+        None => None,
+    };
+    let session = Session::open(SessionInput {
+        root: &root,
+        trust_document: &trust_doc,
+        status: status_doc.as_ref().map(|(n, b)| (n.as_str(), b.as_slice())),
+        at,
+        clock_source,
+        state,
+        status_grace: Duration::hours(i64::from(a.status_grace_hours)),
+    })
+    .map_err(|e| Failure {
         message: format!("trust list refused: {e}"),
         hint: Some(
             "pass the trust list signed by the root you pin (--trust FILE --root KEY)".into(),
         ),
     })?;
-    let state_file = state_path(a);
-    let mut state = match &state_file {
-        Some(p) => State::load(p).map_err(|e| fail(e.to_string()))?,
-        None => State::default(),
-    };
-    let mut notes = Vec::new();
-    let floor = state.clock_floor;
-    if !state.observe_trust(&trust.root.to_string(), trust.sequence) {
-        notes.push(Reason::new(
-            Code::TrustListRollback,
-            format!(
-                "trust list sequence {} is lower than {} already seen",
-                trust.sequence,
-                state
-                    .trust_sequences
-                    .get(&trust.root.to_string())
-                    .copied()
-                    .unwrap_or(0)
-            ),
-        ));
-    }
-    state.observe_time(trust.issued_at);
-    let status = match &a.status {
-        None => None,
-        Some(p) => {
-            let bytes = read_capped(p, permit_shared::status::MAX_TOKEN_BYTES as u64)?;
-            match verify::verify_status_list(&bytes, &trust) {
-                Err(e) => {
-                    notes.push(Reason::new(
-                        Code::StatusListInvalid,
-                        format!("{}: {e}", p.display()),
-                    ));
-                    None
-                }
-                Ok(s) => {
-                    let seen = state.status_sequences.get(&s.token.uri).copied();
-                    if state.observe_status(&s.token.uri, s.token.sequence) {
-                        if let Some(t) = DateTime::from_timestamp(s.token.issued_at, 0) {
-                            state.observe_time(t);
-                        }
-                        Some(s)
-                    } else {
-                        notes.push(Reason::new(
-                            Code::StatusRollback,
-                            format!(
-                                "status list sequence {} is older than {} already seen; not used",
-                                s.token.sequence,
-                                seen.unwrap_or(0)
-                            ),
-                        ));
-                        None
-                    }
-                }
-            }
-        }
-    };
-    let ctx = Context {
-        trust: &trust,
-        status: status.as_ref(),
-        at,
-        clock_source,
-        clock_floor: floor,
-        policy: Policy {
-            status_grace: Duration::hours(i64::from(a.status_grace_hours)),
-            ..Policy::default()
-        },
-        notes,
-    };
+    let ctx = session.context();
     let limits = ScanLimits {
         time_budget: std::time::Duration::from_millis(a.time_budget_ms),
         ..ScanLimits::default()
@@ -313,17 +265,11 @@ fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if clock_source == ClockSource::System
-        && !reports
-            .iter()
-            .any(|r| r.reasons.iter().any(|x| x.code == Code::ClockBehind))
+    let state = session.finish(&reports);
+    if let Some(p) = &state_file
+        && let Err(e) = state.save(p)
     {
-        state.observe_time(system_now);
-    }
-    if let Some(p) = &state_file {
-        if let Err(e) = state.save(p) {
-            eprintln!("warning: {e}");
-        }
+        eprintln!("warning: {e}");
     }
     let mut out = std::io::stdout().lock();
     for r in &reports {

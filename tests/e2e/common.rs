@@ -1,0 +1,62 @@
+//! Shared helpers: issuing with the demo key on a fixed clock, the demo trust list, contexts.
+
+use chrono::{DateTime, Utc};
+
+use permit_issuer::ledger::Ledger as _;
+use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::lifecycle::{self, Direct, Office};
+use permit_issuer::settings::{Channel, Settings};
+use permit_shared::applicant::RawApplicant;
+use permit_shared::trust::TrustList;
+use permit_verifier::verify::{ClockSource, Context, Policy};
+
+pub use permit_e2e::{fixed_now, repo_dir};
+
+/// The project's own example applicant.
+pub fn example_applicant() -> String {
+    std::fs::read_to_string(repo_dir().join("examples/applicant.json")).unwrap()
+}
+
+/// The demo trust list, verified.
+pub fn demo_trust() -> TrustList {
+    TrustList::verify(
+        permit_verifier::demo::TRUST_LIST.as_bytes(),
+        &permit_verifier::demo::root().unwrap(),
+    )
+    .unwrap()
+}
+
+/// Issues a permit for an applicant JSON with the demo key at `now`; returns the QR text.
+pub fn issue_at(applicant_json: &str, now: DateTime<Utc>) -> String {
+    let mut ledger = SqliteLedger::in_memory().unwrap();
+    let settings = Settings::default();
+    let key = permit_issuer::demo::issuer_key().unwrap();
+    let office = Office {
+        settings: &settings,
+        key: &key,
+        key_is_test: true,
+        now,
+        actor: "e2e",
+    };
+    let raw = RawApplicant::from_json(applicant_json.as_bytes()).unwrap();
+    let d = ledger
+        .transaction(|tx| lifecycle::issue_direct(tx, &office, &raw, Channel::Counter))
+        .unwrap();
+    match d {
+        Direct::Issued(i) => i.text,
+        Direct::Ineligible(a) => panic!("not eligible: {:?}", a.eligibility),
+    }
+}
+
+/// A verification context at `at` (given clock, no status list).
+pub fn ctx(trust: &TrustList, at: DateTime<Utc>) -> Context<'_> {
+    Context {
+        trust,
+        status: None,
+        at,
+        clock_source: ClockSource::Given,
+        clock_floor: None,
+        policy: Policy::default(),
+        notes: Vec::new(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Independent tools read what we write: zbarimg and zxing-cpp decode the issued PNG to the same
+//! text as our decoder, and pycose (written from docs/FORMAT.md only) verifies the signature.
+//! Each test skips with a printed reason when its tool is not installed (`.ci/run` installs them).
+
+use std::process::Command;
+
+use permit_issuer::render::{self, Ecc, QrMatrix, RenderOptions};
+use permit_verifier::scan::{self, ScanLimits};
+
+use crate::common::{self, fixed_now, repo_dir};
+
+/// Skips (printing why) when a tool is missing, unless `GDRP_REQUIRE_TOOLS` is set (CI), where a
+/// missing tool is a failure.
+fn skip(reason: &str) {
+    assert!(
+        std::env::var_os("GDRP_REQUIRE_TOOLS").is_none(),
+        "required tool missing: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+}
+
+fn issued_png(ecc: Ecc) -> (String, tempfile::TempDir, std::path::PathBuf) {
+    let text = common::issue_at(&common::example_applicant(), fixed_now());
+    let m = QrMatrix::encode(&text, ecc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("permit.png");
+    std::fs::write(&p, render::to_png(&m, &RenderOptions::default()).unwrap()).unwrap();
+    (text, dir, p)
+}
+
+fn ours(p: &std::path::Path) -> String {
+    let codes = scan::scan_image_bytes(&std::fs::read(p).unwrap(), &ScanLimits::default()).unwrap();
+    assert_eq!(codes.len(), 1);
+    codes[0].text.clone()
+}
+
+#[test]
+fn zbarimg_reads_the_same_text() {
+    if Command::new("zbarimg").arg("--version").output().is_err() {
+        skip("zbarimg not installed (apt-get install zbar-tools)");
+        return;
+    }
+    for ecc in [Ecc::M, Ecc::Q] {
+        let (text, _d, p) = issued_png(ecc);
+        let out = Command::new("zbarimg")
+            .args(["--raw", "-q"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let z = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(z.trim_end_matches('\n'), text);
+        assert_eq!(ours(&p), text);
+    }
+}
+
+#[test]
+fn zxing_cpp_reads_the_same_text() {
+    let probe = Command::new("python3")
+        .args(["-c", "import zxingcpp"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        skip("python3 module zxingcpp not installed (pip install zxing-cpp)");
+        return;
+    }
+    for ecc in [Ecc::M, Ecc::Q] {
+        let (text, _d, p) = issued_png(ecc);
+        let script = "import sys, zxingcpp\nfrom PIL import Image\nfor r in zxingcpp.read_barcodes(Image.open(sys.argv[1])):\n    print(r.text)";
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), text);
+        assert_eq!(ours(&p), text);
+    }
+}
+
+#[test]
+fn pycose_verifies_from_the_format_document() {
+    let probe = Command::new("python3")
+        .args(["-c", "import pycose, cbor2"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        skip("python3 modules pycose and cbor2 not installed (pip install pycose 'cbor2<6')");
+        return;
+    }
+    let text = common::issue_at(&common::example_applicant(), fixed_now());
+    let script = repo_dir().join("scripts/verify_pycose.py");
+    let jwk = repo_dir().join("keys/TEST-ONLY-demo-issuer.pub.jwk.json");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--jwk")
+        .arg(&jwk)
+        .arg(&text)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("SIGNATURE VALID"));
+    assert!(stdout.contains("陈思琪"));
+    // One changed digit: pycose refuses it too (or cannot even parse it).
+    let mut bad = text.into_bytes();
+    let i = bad.len() - 5;
+    bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--jwk")
+        .arg(&jwk)
+        .arg(String::from_utf8(bad).unwrap())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

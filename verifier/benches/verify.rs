@@ -1,0 +1,98 @@
+//! Verification speed: the text path (what a keyboard-wedge scanner delivers) and the image path
+//! (decode a rendered PNG, then verify), plus signing and encoding on the issuing side.
+//!
+//! `cargo bench -p permit-verifier --bench verify`
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use chrono::DateTime;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use permit_shared::credential::{self, Envelope};
+use permit_shared::keys::SecretKey;
+use permit_shared::trust::TrustList;
+use permit_verifier::scan::{self, ScanLimits};
+use permit_verifier::verify::{self, ClockSource, Context, Policy, Verdict};
+
+fn demo_key() -> SecretKey {
+    let pem = include_str!("../../keys/TEST-ONLY-demo-issuer.key.pem");
+    SecretKey::from_pkcs8_pem(&pem[pem.find("-----BEGIN").unwrap()..]).unwrap()
+}
+
+fn qr_png(text: &str, module: u32) -> Vec<u8> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let w = code.width() as u32;
+    let side = (w + 8) * module;
+    let mut img = image::GrayImage::from_pixel(side, side, image::Luma([255]));
+    for y in 0..w {
+        for x in 0..w {
+            if code[(x as usize, y as usize)] == qrcode::Color::Dark {
+                for dy in 0..module {
+                    for dx in 0..module {
+                        img.put_pixel(
+                            (x + 4) * module + dx,
+                            (y + 4) * module + dy,
+                            image::Luma([0]),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn benches(c: &mut Criterion) {
+    let key = demo_key();
+    let claims = permit_shared::example_claims();
+    let text = credential::to_text(&credential::sign(&claims, &key));
+    let root = permit_verifier::demo::root().unwrap();
+    let trust = TrustList::verify(permit_verifier::demo::TRUST_LIST.as_bytes(), &root).unwrap();
+    let ctx = Context {
+        trust: &trust,
+        status: None,
+        at: DateTime::from_timestamp(1_795_600_000, 0).unwrap(),
+        clock_source: ClockSource::Given,
+        clock_floor: None,
+        policy: Policy::default(),
+        notes: Vec::new(),
+    };
+    assert_eq!(verify::verify_text(&text, &ctx).verdict, Verdict::Valid);
+
+    let mut g = c.benchmark_group("issue");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("sign_and_encode_text", |b| {
+        b.iter(|| credential::to_text(&credential::sign(black_box(&claims), &key)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("verify");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("text", |b| {
+        b.iter(|| verify::verify_text(black_box(&text), &ctx))
+    });
+    g.bench_function("decode_only", |b| {
+        b.iter(|| Envelope::decode(&credential::from_text(black_box(&text)).unwrap()).unwrap())
+    });
+    let limits = ScanLimits::default();
+    for module in [4u32, 8] {
+        let png = qr_png(&text, module);
+        let side = (61 + 8) * module;
+        g.bench_function(format!("png_{side}px_scan_and_verify"), |b| {
+            b.iter(|| {
+                let codes = scan::scan_image_bytes(black_box(&png), &limits).unwrap();
+                verify::verify_text(&codes[0].text, &ctx)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches_group, benches);
+criterion_main!(benches_group);

@@ -1,0 +1,142 @@
+//! A verification session: the pinned root, the verified trust list, an optional status list and
+//! the local state, combined into a [`Context`] for every credential verified in it. Rollbacks of
+//! either list and a device clock behind the clock floor are found here; the state is updated
+//! when the session ends.
+
+use chrono::{DateTime, Duration, Utc};
+
+use permit_shared::keys::PublicKey;
+use permit_shared::reason::Code;
+use permit_shared::trust::{TrustError, TrustList};
+
+use crate::report::Report;
+use crate::state::State;
+use crate::verify::{self, ClockSource, Context, Policy, Reason, VerifiedStatusList};
+
+/// What a session starts from.
+#[derive(Debug)]
+pub struct SessionInput<'a> {
+    /// The pinned root key.
+    pub root: &'a PublicKey,
+    /// The signed trust list document.
+    pub trust_document: &'a [u8],
+    /// The signed status list, with a name for messages.
+    pub status: Option<(&'a str, &'a [u8])>,
+    /// The verification time.
+    pub at: DateTime<Utc>,
+    /// Where `at` came from.
+    pub clock_source: ClockSource,
+    /// The state kept between sessions (an empty one when none is kept).
+    pub state: State,
+    /// Hours a status list is used after its next-update time.
+    pub status_grace: Duration,
+}
+
+/// An open session.
+#[derive(Debug)]
+pub struct Session {
+    trust: TrustList,
+    status: Option<VerifiedStatusList>,
+    notes: Vec<Reason>,
+    floor: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    clock_source: ClockSource,
+    policy: Policy,
+    state: State,
+}
+
+impl Session {
+    /// Verifies the trust list against the root (an error: nothing can be verified without it)
+    /// and the status list against the trust list (a problem there becomes a reason on every
+    /// verdict), and checks both against the state for rollbacks.
+    pub fn open(input: SessionInput<'_>) -> Result<Session, TrustError> {
+        let trust = TrustList::verify(input.trust_document, input.root)?;
+        let mut state = input.state;
+        let floor = state.clock_floor;
+        let mut notes = Vec::new();
+        let root = trust.root.to_string();
+        let seen = state.trust_sequences.get(&root).copied();
+        if !state.observe_trust(&root, trust.sequence) {
+            notes.push(Reason::new(
+                Code::TrustListRollback,
+                format!(
+                    "trust list sequence {} is lower than {} already seen",
+                    trust.sequence,
+                    seen.unwrap_or(0)
+                ),
+            ));
+        }
+        state.observe_time(trust.issued_at);
+        let status = match input.status {
+            None => None,
+            Some((name, bytes)) => match verify::verify_status_list(bytes, &trust) {
+                Err(e) => {
+                    notes.push(Reason::new(Code::StatusListInvalid, format!("{name}: {e}")));
+                    None
+                }
+                Ok(s) => {
+                    let seen = state.status_sequences.get(&s.token.uri).copied();
+                    if state.observe_status(&s.token.uri, s.token.sequence) {
+                        if let Some(t) = DateTime::from_timestamp(s.token.issued_at, 0) {
+                            state.observe_time(t);
+                        }
+                        Some(s)
+                    } else {
+                        notes.push(Reason::new(
+                            Code::StatusRollback,
+                            format!(
+                                "{name}: status list sequence {} is older than {} already seen; not used",
+                                s.token.sequence,
+                                seen.unwrap_or(0)
+                            ),
+                        ));
+                        None
+                    }
+                }
+            },
+        };
+        Ok(Session {
+            trust,
+            status,
+            notes,
+            floor,
+            at: input.at,
+            clock_source: input.clock_source,
+            policy: Policy {
+                status_grace: input.status_grace,
+                ..Policy::default()
+            },
+            state,
+        })
+    }
+
+    /// The context for verifying credentials in this session.
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            trust: &self.trust,
+            status: self.status.as_ref(),
+            at: self.at,
+            clock_source: self.clock_source,
+            clock_floor: self.floor,
+            policy: self.policy,
+            notes: self.notes.clone(),
+        }
+    }
+
+    /// The verified trust list.
+    pub fn trust(&self) -> &TrustList {
+        &self.trust
+    }
+
+    /// Ends the session: the device clock becomes the new clock floor unless it was found behind.
+    /// Returns the state to keep.
+    pub fn finish(mut self, reports: &[Report]) -> State {
+        let behind = reports
+            .iter()
+            .any(|r| r.reasons.iter().any(|x| x.code == Code::ClockBehind));
+        if self.clock_source == ClockSource::System && !behind {
+            self.state.observe_time(self.at);
+        }
+        self.state
+    }
+}

@@ -1,0 +1,309 @@
+//! CLI tests of `verifier`: exact exit codes and reason codes. Credential texts come from the
+//! negative-vector files in `tests/vectors/negative/` (signed with the TEST-ONLY demo key).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn vector(name: &str) -> (String, String) {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/vectors/negative")
+        .join(format!("{name}.json"));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    (
+        j["text"].as_str().unwrap().to_owned(),
+        j["at"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn verifier(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_verifier"));
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn codes(v: &serde_json::Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Verifies a text from stdin at the vector's time; returns (exit code, JSON).
+fn verify_text(text: &str, at: &str) -> (i32, serde_json::Value) {
+    let o = verifier(
+        &["verify", "-", "--json", "--no-state", "--at", at],
+        Some(&format!("{text}\r\n")),
+    );
+    (o.status.code().unwrap(), json(&o))
+}
+
+#[test]
+fn valid_permit_exit_0_with_test_warning() {
+    let (text, at) = vector("00-valid");
+    let (code, v) = verify_text(&text, &at);
+    assert_eq!(code, 0);
+    assert_eq!(v["verdict"], "VALID");
+    assert_eq!(v["exit_code"], 0);
+    assert!(codes(&v).contains(&"TEST_CREDENTIAL".to_owned()));
+    assert_eq!(v["permit"]["name"], "欧阳晓燕");
+    assert_eq!(v["permit"]["id_number_masked"], "430***********9021");
+    assert!(
+        v["permit"].get("id_number").is_none(),
+        "full ID only with --reveal-id"
+    );
+    assert_eq!(v["provenance"]["key_id"], "6f4d0b6ed549029b");
+    assert_eq!(v["provenance"]["clock"]["source"], "given");
+    assert_eq!(v["schema"], "gdrp-verify/1");
+}
+
+#[test]
+fn each_reason_code_and_exit_code() {
+    for (name, code, exit) in [
+        ("01-url", "NOT_A_PERMIT", 1),
+        ("02-eu-dcc", "UNSUPPORTED_FORMAT", 1),
+        ("05-version-2", "UNSUPPORTED_VERSION", 1),
+        ("10-non-digit", "MALFORMED", 1),
+        ("30-trailing-byte", "MALFORMED", 1),
+        ("40-unknown-key", "KEY_UNKNOWN", 1),
+        ("41-signature-bit-flipped", "SIGNATURE_INVALID", 1),
+        ("70-expired", "EXPIRED", 1),
+        ("71-not-yet-valid", "NOT_YET_VALID", 1),
+        ("72-endorsement-overdue", "SUSPENDED", 1),
+        ("13-too-long", "INPUT_TOO_LARGE", 1),
+    ] {
+        let (text, at) = vector(name);
+        let (c, v) = verify_text(&text, &at);
+        assert_eq!(c, exit, "{name}: {v}");
+        assert!(
+            codes(&v).contains(&code.to_owned()),
+            "{name}: {:?}",
+            codes(&v)
+        );
+        assert!(
+            v["permit"].is_null() || matches!(code, "EXPIRED" | "NOT_YET_VALID" | "SUSPENDED"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn unreadable_inputs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.png");
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let o = verifier(
+        &["verify", random.to_str().unwrap(), "--json", "--no-state"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(codes(&json(&o)), ["IMAGE_UNREADABLE"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(200, 200, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let o = verifier(
+        &["verify", blank.to_str().unwrap(), "--json", "--no-state"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(codes(&json(&o)), ["NO_CODE_FOUND"]);
+
+    let o = verifier(&["verify", "/nonexistent/permit.png", "--no-state"], None);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = verifier(
+        &["verify", "-", "--at", "yesterday", "--no-state"],
+        Some("x"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+}
+
+#[test]
+fn decode_prints_every_code_or_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = vector("00-valid");
+    let img = qr_png(&text);
+    let p = dir.path().join("p.png");
+    std::fs::write(&p, img).unwrap();
+    let o = verifier(&["decode", p.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("{text}\n"));
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(100, 100, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let o = verifier(&["decode", blank.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
+
+/// A QR PNG for `text`, rendered with the `qrcode` crate (the verifier does not depend on the
+/// issuer).
+fn qr_png(text: &str) -> Vec<u8> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let w = code.width();
+    let scale = 6;
+    let quiet = 4;
+    let side = (w + 2 * quiet) * scale;
+    let mut img = image::GrayImage::from_pixel(side as u32, side as u32, image::Luma([255]));
+    for y in 0..w {
+        for x in 0..w {
+            if code[(x, y)] == qrcode::Color::Dark {
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        img.put_pixel(
+                            ((x + quiet) * scale + dx) as u32,
+                            ((y + quiet) * scale + dy) as u32,
+                            image::Luma([0]),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[test]
+fn image_input_and_human_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, at) = vector("00-valid");
+    let p = dir.path().join("permit.jpg.png");
+    std::fs::write(&p, qr_png(&text)).unwrap();
+    let o = verifier(
+        &["verify", p.to_str().unwrap(), "--no-state", "--at", &at],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("VALID 有效"), "{out}");
+    assert!(
+        out.contains("姓名 Name") && out.contains("欧阳晓燕") && out.contains("430***********9021")
+    );
+    assert!(out.contains("TEST_CREDENTIAL"));
+    // The same bytes under a misleading extension are read by content.
+    let q = dir.path().join("permit.txt");
+    std::fs::write(&q, qr_png(&text)).unwrap();
+    let o = verifier(
+        &["verify", q.to_str().unwrap(), "--no-state", "--at", &at],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn clock_floor_from_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"format":"gdrp-verifier-state/1","clock_floor":"2099-01-01T00:00:00Z","trust_sequences":{},"status_sequences":{}}"#,
+    )
+    .unwrap();
+    let (text, _) = vector("00-valid");
+    let o = verifier(
+        &["verify", "-", "--json", "--state", state.to_str().unwrap()],
+        Some(&text),
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "INDETERMINATE");
+    assert!(codes(&v).contains(&"CLOCK_BEHIND".to_owned()));
+    // A damaged state file is an error naming the file, not a silent reset.
+    std::fs::write(&state, "{").unwrap();
+    let o = verifier(
+        &["verify", "-", "--state", state.to_str().unwrap()],
+        Some(&text),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("state.json"));
+}
+
+#[test]
+fn several_inputs_give_json_lines_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, at) = vector("00-valid");
+    std::fs::write(dir.path().join("a.png"), qr_png(&text)).unwrap();
+    std::fs::write(dir.path().join("b.png"), qr_png("https://example.com")).unwrap();
+    std::fs::write(dir.path().join("c.png"), b"not an image").unwrap();
+    let o = verifier(
+        &[
+            "verify",
+            dir.path().to_str().unwrap(),
+            "--json",
+            "--no-state",
+            "--at",
+            &at,
+        ],
+        None,
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["verdict"], "VALID");
+    assert_eq!(codes(&lines[1]), ["NOT_A_PERMIT"]);
+    assert_eq!(codes(&lines[2]), ["IMAGE_UNREADABLE"]);
+    assert_eq!(lines[3]["summary"]["inputs"], 3);
+    assert_eq!(lines[3]["summary"]["valid"], 1);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the worst verdict sets the exit code"
+    );
+}
+
+#[test]
+fn foreign_corpus_image_is_unsupported_format() {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpora/qr-credentials/dcc/qr_corpus/AT_1.png");
+    if !d.exists() {
+        eprintln!("skipped: ../shared corpora not beside the checkout");
+        return;
+    }
+    let o = verifier(
+        &["verify", d.to_str().unwrap(), "--json", "--no-state"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(codes(&v), ["UNSUPPORTED_FORMAT"]);
+    assert_eq!(
+        v["codes"][0]["format"],
+        "EU Digital COVID Certificate (HC1:)"
+    );
+}
