@@ -13,7 +13,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod batch;
+pub mod card;
 pub mod demo;
+pub mod demo_data;
 pub mod eligibility;
 pub mod keyfile;
 pub mod ledger;

@@ -4,7 +4,7 @@
 //! and actor from an [`Office`]; nothing here reads the clock.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use permit_shared::applicant::{Applicant, FieldError, RawApplicant};
@@ -195,30 +195,39 @@ pub fn apply(
     let a = raw
         .validate(office.today())
         .map_err(LifecycleError::Invalid)?;
-    let hash = content_hash(&a);
-    if let Some(r) = &a.reference {
-        if let Some(existing) = tx.application_by_ref(r)? {
-            if existing.content_hash != hash {
-                return Err(LifecycleError::Conflict {
-                    reference: r.clone(),
-                    application: existing.id,
-                });
-            }
-            let eligibility = serde_json::from_str(&existing.eligibility_json)
-                .map_err(|e| LedgerError::Damaged(e.to_string()))?;
-            return Ok(Applied {
+    apply_checked(tx, office, &a, &content_hash(&a), channel)
+}
+
+/// [`apply`] for an applicant validated already, with its [`content_hash`] (batch jobs compute
+/// both once per row).
+pub fn apply_checked(
+    tx: &mut dyn Tx,
+    office: &Office<'_>,
+    a: &Applicant,
+    hash: &str,
+    channel: Channel,
+) -> Result<Applied> {
+    if let Some(r) = &a.reference
+        && let Some(existing) = tx.application_by_ref(r)?
+    {
+        if existing.content_hash != hash {
+            return Err(LifecycleError::Conflict {
+                reference: r.clone(),
                 application: existing.id,
-                state: existing.state,
-                eligibility,
-                already_recorded: true,
-                permit_serial: existing.permit_serial,
             });
         }
+        let eligibility = serde_json::from_str(&existing.eligibility_json)
+            .map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        return Ok(Applied {
+            application: existing.id,
+            state: existing.state,
+            eligibility,
+            already_recorded: true,
+            permit_serial: existing.permit_serial,
+        });
     }
-    let active = tx
-        .active_permit_for(a.id_number.as_str())?
-        .map(|p| p.serial);
-    let eligibility = eligibility::check(&a, office.today(), channel, active, office.settings);
+    let active = active_or_reserved(tx, a.id_number.as_str())?;
+    let eligibility = eligibility::check(a, office.today(), channel, active, office.settings);
     let id = loop {
         let id = format!("A{:011}", random_below(100_000_000_000)?);
         if tx.application(&id)?.is_none() {
@@ -234,7 +243,7 @@ pub fn apply(
     tx.insert_application(&ApplicationRecord {
         id: id.clone(),
         reference: a.reference.clone(),
-        content_hash: hash,
+        content_hash: hash.to_owned(),
         id_number: a.id_number.as_str().to_owned(),
         applicant_json: serde_json::to_string(&a.to_raw()).unwrap_or_default(),
         eligibility_json: elig_json,
@@ -380,30 +389,15 @@ pub fn review(
             let a = raw
                 .validate(office.today())
                 .map_err(LifecycleError::Invalid)?;
-            if let Some(p) = tx.active_permit_for(a.id_number.as_str())? {
+            if let Some(serial) = active_or_reserved(tx, a.id_number.as_str())? {
                 return Err(refused(
                     "DUPLICATE_PERMIT",
-                    format!(
-                        "the ID number already has an active permit ({:012})",
-                        p.serial
-                    ),
+                    format!("the ID number already has an active permit ({serial:012})"),
                 ));
             }
-            let issued = issue_permit(tx, office, &app.id, &a)?;
-            let serial = issued.serial.parse().unwrap_or(0);
-            tx.set_application_state(
-                application,
-                AppState::Approved,
-                Some(serial),
-                &office.event(
-                    "application.approved",
-                    Some(application),
-                    Some(serial),
-                    None,
-                    serde_json::json!({ "reason": reason }),
-                ),
-            )?;
-            Ok(Some(issued))
+            let plan = plan_issue(tx, office, &app.id, &a)?;
+            let signed = sign_issue(plan, office.key)?;
+            commit_issue(tx, office, &signed, reason).map(Some)
         }
     }
 }
@@ -478,7 +472,8 @@ fn next_status_index(tx: &mut dyn Tx, capacity: u64) -> Result<u64> {
     ))
 }
 
-fn check_key_policy(office: &Office<'_>, test_data: bool) -> Result<()> {
+/// Refuses test data with a real key and real data with a TEST-ONLY key.
+pub fn check_key_policy(office: &Office<'_>, test_data: bool) -> Result<()> {
     match (test_data, office.key_is_test) {
         (true, false) => Err(refused(
             "TEST_DATA_NEEDS_TEST_KEY",
@@ -492,15 +487,78 @@ fn check_key_policy(office: &Office<'_>, test_data: bool) -> Result<()> {
     }
 }
 
-fn issue_permit(
+/// A first issuance decided in the ledger but not yet signed: the permit row to be, its
+/// status-list index and the signing time. Serialisable, so that a batch job can record it as
+/// its intent before signing and, after a crash, sign exactly the same credential again
+/// (Ed25519 signatures are deterministic: same plan and key, same text).
+///
+/// Issuance is three steps so that signing can run outside the ledger transaction:
+/// [`plan_issue`] (in a transaction: serial, status index, dates) → [`sign_issue`] (pure) →
+/// [`commit_issue`] (in a transaction: permit, credential, events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuePlan {
+    /// The application it comes from.
+    pub application: String,
+    /// Permit serial (reserved, not yet in `permits`).
+    pub serial: u64,
+    /// Holder details.
+    pub details: PermitDetails,
+    /// 签发日期.
+    pub issued_on: NaiveDate,
+    /// Last valid day.
+    pub valid_until: NaiveDate,
+    /// Endorsed until.
+    pub endorsed_until: NaiveDate,
+    /// Issuing authority division code.
+    pub authority: u32,
+    /// Status-list index (reserved).
+    pub status_index: u64,
+    /// Signing time, Unix seconds (`iat`, and the permit's creation time).
+    pub issued_at: i64,
+}
+
+impl IssuePlan {
+    /// The permit row this plan creates.
+    pub fn permit(&self) -> PermitRecord {
+        PermitRecord {
+            serial: self.serial,
+            application_id: self.application.clone(),
+            state: PermitState::Active,
+            details: self.details.clone(),
+            issued_on: self.issued_on,
+            valid_until: self.valid_until,
+            endorsed_until: self.endorsed_until,
+            residence_counted_since: self.issued_on,
+            authority: self.authority,
+            current_version: 1,
+            created_at: self.issued_at,
+            updated_at: self.issued_at,
+        }
+    }
+}
+
+/// A signed [`IssuePlan`], ready for [`commit_issue`].
+#[derive(Debug, Clone)]
+pub struct SignedIssue {
+    /// The plan.
+    pub plan: IssuePlan,
+    /// The credential (version 1).
+    pub credential: CredentialRecord,
+}
+
+/// Step 1 of issuance, in a transaction: checks the key policy, draws an unused serial and
+/// status index (unused also by other jobs' reservations) and fixes the dates. Writes nothing.
+pub fn plan_issue(
     tx: &mut dyn Tx,
     office: &Office<'_>,
     application: &str,
     a: &Applicant,
-) -> Result<Issued> {
+) -> Result<IssuePlan> {
     check_key_policy(office, a.test)?;
     let s = office.settings;
     let serial = next_serial(tx)?;
+    let status_index = next_status_index(tx, s.status_list.capacity)?;
     let today = office.today();
     let years = if a.id_number.is_hk_mo_tw() {
         s.hk_mo_tw_validity_years
@@ -509,10 +567,9 @@ fn issue_permit(
     };
     let valid_until = civil::add_years(today, i32::try_from(years).unwrap_or(3)) - Days::new(1);
     let endorsed_until = civil::add_years(today, 1).min(valid_until);
-    let permit = PermitRecord {
+    Ok(IssuePlan {
+        application: application.to_owned(),
         serial,
-        application_id: application.to_owned(),
-        state: PermitState::Active,
         details: PermitDetails {
             name: a.name.clone(),
             id_number: a.id_number.as_str().to_owned(),
@@ -527,24 +584,64 @@ fn issue_permit(
         issued_on: today,
         valid_until,
         endorsed_until,
-        residence_counted_since: today,
         authority: a.residence_district,
-        current_version: 1,
-        created_at: office.now.timestamp(),
-        updated_at: office.now.timestamp(),
-    };
+        status_index,
+        issued_at: office.now.timestamp(),
+    })
+}
+
+/// Step 2 of issuance: signs the plan's credential. Pure (no ledger), so it can run in parallel.
+pub fn sign_issue(plan: IssuePlan, key: &SecretKey) -> Result<SignedIssue> {
+    let credential = sign_credential(
+        &plan.permit(),
+        plan.status_index,
+        plan.issued_at,
+        "issued",
+        key,
+    )?;
+    Ok(SignedIssue { plan, credential })
+}
+
+/// Step 3 of issuance, in a transaction: records the permit, its credential and the approval
+/// of the application, each with its event, as a direct approval does.
+pub fn commit_issue(
+    tx: &mut dyn Tx,
+    office: &Office<'_>,
+    signed: &SignedIssue,
+    reason: &str,
+) -> Result<Issued> {
+    let plan = &signed.plan;
+    let permit = plan.permit();
+    let serial = plan.serial;
     tx.insert_permit(
         &permit,
         &office.event(
             "permit.issued",
-            Some(application),
+            Some(&plan.application),
             Some(serial),
             Some(1),
-            serde_json::json!({ "valid_until": valid_until, "endorsed_until": endorsed_until }),
+            serde_json::json!({ "valid_until": plan.valid_until, "endorsed_until": plan.endorsed_until }),
         ),
     )?;
-    let c = mint(tx, office, &permit, "issued")?;
-    Ok(issued_view(application, &permit, &c, false))
+    tx.insert_credential(&signed.credential)?;
+    tx.set_application_state(
+        &plan.application,
+        AppState::Approved,
+        Some(serial),
+        &office.event(
+            "application.approved",
+            Some(&plan.application),
+            Some(serial),
+            None,
+            serde_json::json!({ "reason": reason }),
+        ),
+    )?;
+    Ok(issued_view(
+        &plan.application,
+        &permit,
+        &signed.credential,
+        false,
+    ))
 }
 
 /// Signs the permit's current version into a new credential and records it.
@@ -555,6 +652,19 @@ fn mint(
     cause: &str,
 ) -> Result<CredentialRecord> {
     let status_index = next_status_index(tx, office.settings.status_list.capacity)?;
+    let rec = sign_credential(p, status_index, office.now.timestamp(), cause, office.key)?;
+    tx.insert_credential(&rec)?;
+    Ok(rec)
+}
+
+/// Builds the claims of a permit's current version and signs them. Pure.
+fn sign_credential(
+    p: &PermitRecord,
+    status_index: u64,
+    issued_at: i64,
+    cause: &str,
+    key: &SecretKey,
+) -> Result<CredentialRecord> {
     let d = &p.details;
     let id_number = CitizenId::parse(&d.id_number)
         .map_err(|e| LedgerError::Damaged(format!("id_number: {e}")))?;
@@ -572,7 +682,7 @@ fn mint(
         }
     };
     let claims = Claims {
-        issued_at: office.now.timestamp(),
+        issued_at,
         expires_at: civil::start_of_day(p.valid_until + Days::new(1)),
         permit: PermitClaim {
             serial: p.serial,
@@ -597,19 +707,26 @@ fn mint(
             format!("the permit cannot be encoded: {e}"),
         )
     })?;
-    let text = credential::to_text(&credential::sign(&claims, office.key));
-    let rec = CredentialRecord {
+    let text = credential::to_text(&credential::sign(&claims, key));
+    Ok(CredentialRecord {
         serial: p.serial,
         version: p.current_version,
         status_index,
-        key_id: office.key.public().id().to_string(),
+        key_id: key.public().id().to_string(),
         issued_at: claims.issued_at,
         expires_at: claims.expires_at,
         cause: cause.to_owned(),
         text,
-    };
-    tx.insert_credential(&rec)?;
-    Ok(rec)
+    })
+}
+
+/// The serial of the person's active permit, or of a permit reserved for them by a batch job
+/// that has not committed it yet (one person, one permit).
+fn active_or_reserved(tx: &mut dyn Tx, id_number: &str) -> Result<Option<u64>> {
+    if let Some(p) = tx.active_permit_for(id_number)? {
+        return Ok(Some(p.serial));
+    }
+    Ok(tx.reserved_serial_for(id_number)?)
 }
 
 /// Parses a photo reference: 32 hex digits.

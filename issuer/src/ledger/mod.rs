@@ -256,6 +256,55 @@ pub struct CredentialStatusRow {
     pub endorsed_until: NaiveDate,
 }
 
+/// State of a batch intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentState {
+    /// Serial and status index reserved, the plan recorded; nothing signed is committed yet.
+    Pending,
+    /// The permit and its credential are committed.
+    Done,
+}
+
+impl IntentState {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentState::Pending => "pending",
+            IntentState::Done => "done",
+        }
+    }
+}
+
+/// A batch job's intent to issue one input row, recorded before signing (write-ahead): it
+/// reserves the serial and status index and holds the plan needed to sign the same credential
+/// again after a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRecord {
+    /// The row's idempotency key: its `ref`, or `sha256:` and the content hash.
+    pub row_key: String,
+    /// The batch job that recorded it.
+    pub job: String,
+    /// The input line (1-based) of the row in that job.
+    pub line: u64,
+    /// The application.
+    pub application_id: String,
+    /// Reserved permit serial.
+    pub serial: u64,
+    /// Reserved status-list index.
+    pub status_index: u64,
+    /// The holder's ID number (one person, one permit, also among reservations).
+    pub id_number: String,
+    /// Credential version the plan signs.
+    pub version: u32,
+    /// The plan (JSON of `lifecycle::IssuePlan`).
+    pub plan_json: String,
+    /// State.
+    pub state: IntentState,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// Operations inside one transaction. Dropping without commit rolls back.
 pub trait Tx {
     /// Inserts an application (unique id and reference).
@@ -279,9 +328,9 @@ pub trait Tx {
     fn active_permit_for(&mut self, id_number: &str) -> Result<Option<PermitRecord>, LedgerError>;
     /// Reads a permit.
     fn permit(&mut self, serial: u64) -> Result<Option<PermitRecord>, LedgerError>;
-    /// Whether a serial number was ever used.
+    /// Whether a serial number was ever used or is reserved by a batch intent.
     fn serial_used(&mut self, serial: u64) -> Result<bool, LedgerError>;
-    /// Whether a status index was ever used.
+    /// Whether a status index was ever used or is reserved by a batch intent.
     fn status_index_used(&mut self, index: u64) -> Result<bool, LedgerError>;
     /// Inserts a permit with the event recording it.
     fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError>;
@@ -312,6 +361,19 @@ pub trait Tx {
         &mut self,
         f: &mut dyn FnMut(CredentialStatusRow),
     ) -> Result<(), LedgerError>;
+    /// The serial reserved for an ID number by a pending batch intent, if any.
+    fn reserved_serial_for(&mut self, id_number: &str) -> Result<Option<u64>, LedgerError>;
+    /// Records a batch intent (unique row key, serial and status index).
+    fn insert_intent(&mut self, r: &IntentRecord) -> Result<(), LedgerError>;
+    /// Reads a batch intent by row key.
+    fn intent(&mut self, row_key: &str) -> Result<Option<IntentRecord>, LedgerError>;
+    /// Marks a pending intent done; false when it was not pending.
+    fn finish_intent(&mut self, row_key: &str) -> Result<bool, LedgerError>;
+    /// Serials of all pending batch intents (normally the few chunks in flight when a job died).
+    fn pending_intent_serials(&mut self) -> Result<Vec<u64>, LedgerError>;
+    /// Records that batch job `job` saw row key `row_key` at input line `line`, unless it saw
+    /// it before; returns the line it was first seen at.
+    fn claim_row(&mut self, job: &str, row_key: &str, line: u64) -> Result<u64, LedgerError>;
 }
 
 /// A ledger that runs closures in transactions.

@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{
-    AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialStatusRow, Event, Ledger,
-    LedgerError, PermitDetails, PermitRecord, PermitState, Publication, Tx,
+    AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialStatusRow, Event,
+    IntentRecord, IntentState, Ledger, LedgerError, PermitDetails, PermitRecord, PermitState,
+    Publication, Tx,
 };
 
 /// Schema migrations, applied in order; each runs once, in its own transaction.
@@ -90,6 +91,31 @@ CREATE TRIGGER credentials_immutable_u BEFORE UPDATE ON credentials BEGIN SELECT
 CREATE TRIGGER credentials_immutable_d BEFORE DELETE ON credentials BEGIN SELECT RAISE(ABORT, 'credentials are immutable'); END;
 CREATE TRIGGER permits_no_delete BEFORE DELETE ON permits BEGIN SELECT RAISE(ABORT, 'permits are never deleted'); END;
 ",
+    // 2: batch intents, recorded before signing (write-ahead), done when the permit commits.
+    r"
+CREATE TABLE batch_intents (
+  row_key TEXT PRIMARY KEY,
+  job TEXT NOT NULL,
+  line BIGINT NOT NULL,
+  application_id TEXT NOT NULL REFERENCES applications(id),
+  serial BIGINT NOT NULL UNIQUE,
+  status_index BIGINT NOT NULL UNIQUE,
+  id_number TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  plan_json TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','done')),
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE batch_rows (
+  job TEXT NOT NULL,
+  row_key TEXT NOT NULL,
+  line BIGINT NOT NULL,
+  PRIMARY KEY (job, row_key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX batch_intents_one_pending_per_person ON batch_intents(id_number) WHERE state = 'pending';
+CREATE TRIGGER batch_intents_no_delete BEFORE DELETE ON batch_intents BEGIN SELECT RAISE(ABORT, 'batch intents are never deleted'); END;
+CREATE TRIGGER batch_intents_done_is_final BEFORE UPDATE ON batch_intents WHEN OLD.state = 'done' BEGIN SELECT RAISE(ABORT, 'a done batch intent is final'); END;
+",
 ];
 
 /// The SQLite ledger.
@@ -100,10 +126,10 @@ pub struct SqliteLedger {
 
 fn db_err(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
     move |e| {
-        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
-            if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                return LedgerError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
-            }
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return LedgerError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
         }
         LedgerError::Db {
             path: path.to_owned(),
@@ -136,6 +162,8 @@ impl SqliteLedger {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(&e)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(&e)?;
+        // Batch jobs use about twenty distinct statements per row; keep them all prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
         )
@@ -293,14 +321,28 @@ impl SqliteTx<'_> {
         db_err(&self.path)
     }
 
+    /// Executes a statement from the connection's statement cache.
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.tx.prepare_cached(sql)?.execute(p)
+    }
+
+    /// Reads one row with a statement from the connection's statement cache.
+    fn qrow<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.tx.prepare_cached(sql)?.query_row(p, f)
+    }
+
     fn one_permit(
         &mut self,
         sql: &str,
         p: impl rusqlite::Params,
     ) -> Result<Option<PermitRecord>, LedgerError> {
         let r = self
-            .tx
-            .query_row(sql, p, permit_from)
+            .qrow(sql, p, permit_from)
             .optional()
             .map_err(self.e())?;
         r.transpose()
@@ -312,8 +354,7 @@ impl SqliteTx<'_> {
         p: impl rusqlite::Params,
     ) -> Result<Option<ApplicationRecord>, LedgerError> {
         let r: Option<AppRow> = self
-            .tx
-            .query_row(sql, p, |r| {
+            .qrow(sql, p, |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -335,8 +376,7 @@ impl SqliteTx<'_> {
 
 impl Tx for SqliteTx<'_> {
     fn insert_application(&mut self, r: &ApplicationRecord) -> Result<(), LedgerError> {
-        self.tx
-            .execute(
+        self.exec(
                 &format!("INSERT INTO applications ({APP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     r.id,
@@ -380,8 +420,7 @@ impl Tx for SqliteTx<'_> {
         event: &Event,
     ) -> Result<(), LedgerError> {
         let n = self
-            .tx
-            .execute(
+            .exec(
                 "UPDATE applications SET state = ?2, permit_serial = ?3 WHERE id = ?1",
                 params![id, state.as_str(), permit_serial.map(i64_of)],
             )
@@ -407,9 +446,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn serial_used(&mut self, serial: u64) -> Result<bool, LedgerError> {
-        self.tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM permits WHERE serial = ?1)",
+        self.qrow(
+                "SELECT EXISTS (SELECT 1 FROM permits WHERE serial = ?1) OR EXISTS (SELECT 1 FROM batch_intents WHERE serial = ?1)",
                 [i64_of(serial)],
                 |r| r.get(0),
             )
@@ -417,9 +455,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn status_index_used(&mut self, index: u64) -> Result<bool, LedgerError> {
-        self.tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM credentials WHERE status_index = ?1)",
+        self.qrow(
+                "SELECT EXISTS (SELECT 1 FROM credentials WHERE status_index = ?1) OR EXISTS (SELECT 1 FROM batch_intents WHERE status_index = ?1)",
                 [i64_of(index)],
                 |r| r.get(0),
             )
@@ -429,8 +466,7 @@ impl Tx for SqliteTx<'_> {
     fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
         let details =
             serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
-        self.tx
-            .execute(
+        self.exec(
                 &format!("INSERT INTO permits ({PERMIT_COLS}, id_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
                 params![
                     i64_of(r.serial),
@@ -456,8 +492,7 @@ impl Tx for SqliteTx<'_> {
         let details =
             serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
         let n = self
-            .tx
-            .execute(
+            .exec(
                 "UPDATE permits SET state = ?2, details_json = ?3, issued_on = ?4, valid_until = ?5, endorsed_until = ?6, residence_counted_since = ?7, authority = ?8, current_version = ?9, updated_at = ?10 WHERE serial = ?1",
                 params![
                     i64_of(r.serial),
@@ -483,8 +518,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_credential(&mut self, r: &CredentialRecord) -> Result<(), LedgerError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT INTO credentials (serial, version, status_index, key_id, issued_at, expires_at, cause, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     i64_of(r.serial),
@@ -506,8 +540,7 @@ impl Tx for SqliteTx<'_> {
         serial: u64,
         version: u32,
     ) -> Result<Option<CredentialRecord>, LedgerError> {
-        self.tx
-            .query_row(
+        self.qrow(
                 "SELECT serial, version, status_index, key_id, issued_at, expires_at, cause, text FROM credentials WHERE serial = ?1 AND version = ?2",
                 params![i64_of(serial), version],
                 |r| {
@@ -528,8 +561,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append_event(&mut self, e: &Event) -> Result<(), LedgerError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT INTO events (at, actor, kind, application_id, serial, version, detail_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     e.at,
@@ -548,7 +580,7 @@ impl Tx for SqliteTx<'_> {
     fn events_for(&mut self, serial: u64, application_id: &str) -> Result<Vec<Event>, LedgerError> {
         let mut st = self
             .tx
-            .prepare("SELECT at, actor, kind, application_id, serial, version, detail_json FROM events WHERE serial = ?1 OR application_id = ?2 ORDER BY id")
+            .prepare_cached("SELECT at, actor, kind, application_id, serial, version, detail_json FROM events WHERE serial = ?1 OR application_id = ?2 ORDER BY id")
             .map_err(db_err(&self.path))?;
         let rows = st
             .query_map(params![i64_of(serial), application_id], |r| {
@@ -570,8 +602,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_card(&mut self, r: &CardRecord, event: &Event) -> Result<(), LedgerError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT INTO cards (serial, number, kind, fee_yuan, issued_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![i64_of(r.serial), r.number, r.kind, r.fee_yuan, r.issued_at, r.actor],
             )
@@ -582,7 +613,7 @@ impl Tx for SqliteTx<'_> {
     fn cards(&mut self, serial: u64) -> Result<Vec<CardRecord>, LedgerError> {
         let mut st = self
             .tx
-            .prepare("SELECT serial, number, kind, fee_yuan, issued_at, actor FROM cards WHERE serial = ?1 ORDER BY number")
+            .prepare_cached("SELECT serial, number, kind, fee_yuan, issued_at, actor FROM cards WHERE serial = ?1 ORDER BY number")
             .map_err(db_err(&self.path))?;
         let rows = st
             .query_map([i64_of(serial)], |r| {
@@ -601,8 +632,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn last_publication(&mut self) -> Result<Option<Publication>, LedgerError> {
-        self.tx
-            .query_row(
+        self.qrow(
                 "SELECT sequence, published_at, next_update, credentials, bytes, sha256, actor FROM status_publications ORDER BY sequence DESC LIMIT 1",
                 [],
                 |r| {
@@ -622,8 +652,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_publication(&mut self, p: &Publication, event: &Event) -> Result<(), LedgerError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT INTO status_publications (sequence, published_at, next_update, credentials, bytes, sha256, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     i64_of(p.sequence),
@@ -645,7 +674,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<(), LedgerError> {
         let mut st = self
             .tx
-            .prepare("SELECT c.status_index, c.version, p.current_version, p.state, p.endorsed_until FROM credentials c JOIN permits p ON p.serial = c.serial")
+            .prepare_cached("SELECT c.status_index, c.version, p.current_version, p.state, p.endorsed_until FROM credentials c JOIN permits p ON p.serial = c.serial")
             .map_err(db_err(&self.path))?;
         let mut rows = st.query([]).map_err(db_err(&self.path))?;
         while let Some(r) = rows.next().map_err(db_err(&self.path))? {
@@ -665,5 +694,110 @@ impl Tx for SqliteTx<'_> {
             });
         }
         Ok(())
+    }
+
+    fn reserved_serial_for(&mut self, id_number: &str) -> Result<Option<u64>, LedgerError> {
+        let r: Option<i64> = self
+            .qrow(
+                "SELECT serial FROM batch_intents WHERE id_number = ?1 AND state = 'pending'",
+                [id_number],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.e())?;
+        Ok(r.map(u64_of))
+    }
+
+    fn insert_intent(&mut self, r: &IntentRecord) -> Result<(), LedgerError> {
+        self.exec(
+            "INSERT INTO batch_intents (row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                r.row_key,
+                r.application_id,
+                i64_of(r.serial),
+                i64_of(r.status_index),
+                r.id_number,
+                r.version,
+                r.plan_json,
+                r.state.as_str(),
+                r.created_at,
+                r.job,
+                i64_of(r.line)
+            ],
+        )
+        .map_err(self.e())?;
+        Ok(())
+    }
+
+    fn intent(&mut self, row_key: &str) -> Result<Option<IntentRecord>, LedgerError> {
+        let r = self
+            .qrow(
+                "SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line FROM batch_intents WHERE row_key = ?1",
+                [row_key],
+                |r| {
+                    let state: String = r.get(7)?;
+                    Ok((
+                        IntentRecord {
+                            row_key: r.get(0)?,
+                            job: r.get(9)?,
+                            line: u64_of(r.get(10)?),
+                            application_id: r.get(1)?,
+                            serial: u64_of(r.get(2)?),
+                            status_index: u64_of(r.get(3)?),
+                            id_number: r.get(4)?,
+                            version: r.get(5)?,
+                            plan_json: r.get(6)?,
+                            state: IntentState::Pending,
+                            created_at: r.get(8)?,
+                        },
+                        state,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.e())?;
+        r.map(|(mut rec, state)| {
+            rec.state = match state.as_str() {
+                "pending" => IntentState::Pending,
+                "done" => IntentState::Done,
+                _ => return Err(LedgerError::Damaged(format!("intent state `{state}`"))),
+            };
+            Ok(rec)
+        })
+        .transpose()
+    }
+
+    fn finish_intent(&mut self, row_key: &str) -> Result<bool, LedgerError> {
+        let n = self
+            .exec(
+                "UPDATE batch_intents SET state = 'done' WHERE row_key = ?1 AND state = 'pending'",
+                [row_key],
+            )
+            .map_err(self.e())?;
+        Ok(n == 1)
+    }
+
+    fn claim_row(&mut self, job: &str, row_key: &str, line: u64) -> Result<u64, LedgerError> {
+        let first: i64 = self
+            .qrow(
+                "INSERT INTO batch_rows (job, row_key, line) VALUES (?1, ?2, ?3) ON CONFLICT (job, row_key) DO UPDATE SET line = line RETURNING line",
+                params![job, row_key, i64_of(line)],
+                |r| r.get(0),
+            )
+            .map_err(self.e())?;
+        Ok(u64_of(first))
+    }
+
+    fn pending_intent_serials(&mut self) -> Result<Vec<u64>, LedgerError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT serial FROM batch_intents WHERE state = 'pending'")
+            .map_err(db_err(&self.path))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(db_err(&self.path))?;
+        rows.map(|r| r.map(u64_of))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err(&self.path))
     }
 }

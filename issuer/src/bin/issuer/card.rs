@@ -1,13 +1,72 @@
-//! `issuer card`: records a physical card (first, replacement, exchange) and its fee.
+//! `issuer card`: records a physical card (first, replacement, exchange) and its fee, and with
+//! `--out` writes the printable card (PNG at 600 dpi, or SVG) for the permit's current
+//! credential.
+//!
+//! Recording and printing are one transaction: the credential is verified against the trust
+//! list, the card rendered, its QR code decoded back from the rendered image, and the file
+//! written before the card row is committed. Any failure records nothing and writes nothing.
+//!
+//! The PNG needs a font with Chinese glyphs: `--font`, else `$ISSUER_CARD_FONT` when set, else the first
+//! of `permit_issuer::card::SYSTEM_FONTS` found (Debian: `apt-get install fonts-wqy-microhei`).
+//! The SVG needs none.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use permit_issuer::card::{self, CardData, CardError, Font, PngOptions};
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::ledger::{CardRecord, LedgerError};
 use permit_issuer::lifecycle::{self, Office};
+use permit_issuer::render::{self, RenderOptions};
+use permit_issuer::{demo, keyfile, selfcheck};
+use permit_shared::credential::{self, Envelope};
+use permit_shared::trust::{self, TrustList};
 
-use crate::cli::{CardArgs, Cli};
+use crate::cli::{CardArgs, Cli, KeyArgs};
 use crate::commands::{self, Failure, Result};
+
+/// Environment variable naming the font file for PNG cards.
+const FONT_ENV: &str = "ISSUER_CARD_FONT";
+
+/// Output format of the printable card, from the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Png,
+    Svg,
+}
+
+/// The printable card written, for the report.
+#[derive(Debug, Serialize)]
+struct CardImage {
+    out: String,
+    format: &'static str,
+    width_mm: f32,
+    height_mm: f32,
+    /// Pixels of a PNG; absent for SVG.
+    width_px: Option<u32>,
+    height_px: Option<u32>,
+    dpi: Option<u32>,
+    qr_version: u8,
+    qr_ecc: String,
+    qr_modules: usize,
+    module_mm: f32,
+    test: bool,
+    /// The font a PNG was drawn with.
+    font: Option<String>,
+}
+
+/// `--json` output: the card row, and the image when one was written.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    card: &'a CardRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<CardImage>,
+}
 
 pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
     let serial: u64 = a
@@ -18,7 +77,21 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         .ok_or_else(|| {
             Failure::usage(format!("`{}` is not a permit serial (12 digits)", a.serial))
         })?;
+    // Everything that can fail without the ledger is checked before it is opened.
+    let format = a
+        .out
+        .as_deref()
+        .map(|o| output_format(o, a.force))
+        .transpose()?;
+    let font = match format {
+        Some(Format::Png) => Some(card_font(a.font.as_deref())?),
+        _ => None,
+    };
     let now = commands::now(cli)?;
+    let trust = match format {
+        Some(_) => Some(trust_list(&a.keys)?),
+        None => None,
+    };
     let settings = match &cli.config {
         None => permit_issuer::settings::Settings::default(),
         Some(p) => permit_issuer::settings::Settings::from_json(&commands::read_small(p, 1 << 20)?)
@@ -38,15 +111,204 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         crate::cli::ChannelArg::Counter => permit_issuer::settings::Channel::Counter,
     };
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
-    let rec = ledger
-        .transaction(|tx| lifecycle::card(tx, &office, serial, commands::card_kind(a.kind), ch))?;
+    let (rec, image) = ledger.transaction(|tx| -> Result<_> {
+        let rec = lifecycle::card(tx, &office, serial, commands::card_kind(a.kind), ch)?;
+        let image = match (&a.out, format, &trust) {
+            (Some(out), Some(format), Some(trust)) => {
+                let permit = tx
+                    .permit(serial)?
+                    .ok_or_else(|| LedgerError::Damaged(format!("permit {serial:012} vanished")))?;
+                let text = lifecycle::current(tx, serial)?.text;
+                let key_is_test = verify(&text, trust, now)?;
+                let data =
+                    CardData::new(&permit, &text, &rec, key_is_test).map_err(card_failure)?;
+                let (bytes, image) = render_card(&data, out, format, font.as_ref(), trust, now)?;
+                commands::write_output(out, &bytes, a.force)?;
+                Some(image)
+            }
+            _ => None,
+        };
+        Ok((rec, image))
+    })?;
     if cli.json {
-        commands::print_json(&rec)?;
+        commands::print_json(&Report { card: &rec, image })?;
     } else {
         println!(
             "permit {serial:012}: card no. {} ({}), fee {} yuan",
             rec.number, rec.kind, rec.fee_yuan
         );
+        if let Some(i) = &image {
+            let size = match (i.width_px, i.height_px, i.dpi) {
+                (Some(w), Some(h), Some(dpi)) => format!("{w}×{h} px at {dpi} dpi, "),
+                _ => String::new(),
+            };
+            println!(
+                "  card {} -> {} ({size}{} × {} mm), QR version {} ECC {} ({} modules of {:.3} mm){}",
+                i.format.to_ascii_uppercase(),
+                i.out,
+                i.width_mm,
+                i.height_mm,
+                i.qr_version,
+                i.qr_ecc,
+                i.qr_modules,
+                i.module_mm,
+                if i.test { ", stamped TEST-ONLY" } else { "" }
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The card's format from the file name; refuses to replace a file without `--force`.
+fn output_format(out: &Path, force: bool) -> Result<Format> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let format = match ext.as_deref() {
+        Some("png") => Format::Png,
+        Some("svg") => Format::Svg,
+        _ => {
+            return Err(Failure::usage(format!(
+                "{}: unknown card format; use .png or .svg",
+                out.display()
+            ))
+            .hint("the printable card is written as PNG (600 dpi) or SVG"));
+        }
+    };
+    if !force && out.exists() {
+        return Err(Failure::usage(format!("{}: exists already", out.display()))
+            .hint("pass --force to replace it"));
+    }
+    Ok(format)
+}
+
+/// The font for PNG cards: `--font`, `$ISSUER_CARD_FONT`, or the first well-known system font found.
+fn card_font(flag: Option<&Path>) -> Result<Font> {
+    let font_failure = |e: CardError| {
+        Failure::usage(e.to_string()).hint(format!(
+            "pass --font FILE (or set {FONT_ENV}) with a TrueType/OpenType font with Chinese glyphs (Debian: apt-get install {}), or write an SVG card (--out card.svg)",
+            card::SUGGESTED_FONT_PACKAGE
+        ))
+    };
+    let chosen = flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(FONT_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = chosen {
+        // A known collection keeps its Chinese face (face 2 of Noto Sans CJK).
+        let face = card::SYSTEM_FONTS
+            .iter()
+            .find(|f| Path::new(f.path) == path)
+            .map_or(0, |f| f.face);
+        return Font::from_file(&path, face).map_err(font_failure);
+    }
+    match card::find_system_font() {
+        Some(f) => Font::from_file(Path::new(f.path), f.face).map_err(font_failure),
+        None => Err(Failure::usage(format!(
+            "no font with Chinese glyphs found for the PNG card (looked for {} and {} other well-known files)",
+            card::SYSTEM_FONTS.first().map_or("", |f| f.path),
+            card::SYSTEM_FONTS.len().saturating_sub(1)
+        ))
+        .hint(format!(
+            "install one (Debian: apt-get install {}), pass --font FILE, or write an SVG card (--out card.svg)",
+            card::SUGGESTED_FONT_PACKAGE
+        ))),
+    }
+}
+
+/// The verified trust list for the self-check: `--trust`/`--root`, or the demo list.
+fn trust_list(k: &KeyArgs) -> Result<TrustList> {
+    let root = match &k.root {
+        Some(p) => keyfile::read_public_key(p)?,
+        None => demo::root().map_err(|e| Failure::usage(format!("demo root: {e}")))?,
+    };
+    let doc = match &k.trust {
+        Some(p) => commands::read_small(p, trust::MAX_TRUST_LIST_BYTES as u64)?,
+        None => demo::TRUST_LIST.as_bytes().to_vec(),
+    };
+    TrustList::verify(&doc, &root).map_err(|e| {
+        Failure::usage(format!("trust list refused: {e}"))
+            .hint("pass --trust FILE signed by the root given with --root KEY")
+    })
+}
+
+/// Verifies the current credential as a verifier would, and says whether its key is TEST-ONLY.
+fn verify(text: &str, trust: &TrustList, now: DateTime<Utc>) -> Result<bool> {
+    selfcheck::verify_text(text, trust, now).map_err(|e| {
+        Failure::usage(format!("{e}; no card was recorded")).hint(
+            "`issuer show SERIAL` prints the permit's state; an overdue endorsement suspends it",
+        )
+    })?;
+    let kid = credential::from_text(text)
+        .ok()
+        .and_then(|bytes| Envelope::decode(&bytes).ok())
+        .map(|e| e.key_id());
+    // It verified, so the key is in the list; were it not, the card would be stamped anyway.
+    Ok(trust.test || kid.is_none_or(|kid| trust.keys_with_id(kid).any(|k| k.test)))
+}
+
+fn card_failure(e: CardError) -> Failure {
+    let hint = match &e {
+        CardError::QrTooLarge { .. } | CardError::TextTooLong { .. } => {
+            "the permit's fields are too long for a card; nothing was recorded or written"
+        }
+        CardError::MissingGlyph { .. } => {
+            "use a font with every character of the permit (set ISSUER_CARD_FONT), or write an SVG card"
+        }
+        _ => "nothing was recorded or written; report this as a bug",
+    };
+    Failure::usage(e.to_string()).hint(hint)
+}
+
+/// Renders the card and checks its code: the PNG itself is decoded by the library; for an SVG
+/// the same matrix is rendered alone as PNG and decoded.
+fn render_card(
+    data: &CardData,
+    out: &Path,
+    format: Format,
+    font: Option<&Font>,
+    trust: &TrustList,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, CardImage)> {
+    let qr = data.qr();
+    let opts = PngOptions::default();
+    let (bytes, px, font_name) = match (format, font) {
+        (Format::Png, Some(font)) => {
+            let png = card::to_png(data, font, &opts).map_err(card_failure)?;
+            (png, Some(opts.size_px()), Some(font.origin().to_owned()))
+        }
+        (Format::Png, None) => return Err(Failure::usage("no font for the PNG card")),
+        (Format::Svg, _) => {
+            let svg = card::to_svg(data).map_err(card_failure)?;
+            let alone = render::to_png(qr, &RenderOptions::default())
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            selfcheck::check_image(&alone, data.text(), trust, now).map_err(|e| {
+                Failure::usage(e.to_string())
+                    .hint("nothing was recorded or written; report this as a bug")
+            })?;
+            (svg.into_bytes(), None, None)
+        }
+    };
+    let image = CardImage {
+        out: out.display().to_string(),
+        format: match format {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        },
+        width_mm: card::CARD_WIDTH_MM,
+        height_mm: card::CARD_HEIGHT_MM,
+        width_px: px.map(|p| p.0),
+        height_px: px.map(|p| p.1),
+        dpi: px.map(|_| opts.dpi),
+        qr_version: qr.version(),
+        qr_ecc: qr.ecc().to_string(),
+        qr_modules: qr.width(),
+        // Three decimals (0.508), not the f32's 0.50799996.
+        module_mm: (card::module_mm(opts.dpi) * 1000.0).round() / 1000.0,
+        test: data.is_test(),
+        font: font_name,
+    };
+    Ok((bytes, image))
 }
