@@ -59,16 +59,17 @@ pub fn check(
             message: "at least one of legal stable employment, legal stable residence or continuous schooling is required".into(),
         });
     }
-    if let Some(h) = a.hukou_division {
-        if h / 10000 == 44 && h / 100 == a.residence_city / 100 {
-            reasons.push(Finding {
+    if let Some(h) = a.hukou_division
+        && h / 10000 == 44
+        && h / 100 == a.residence_city / 100
+    {
+        reasons.push(Finding {
                 code: "SAME_CITY_HUKOU".into(),
                 message: format!(
                     "household registration {h} is in the residence city {}: a Guangdong hukou counts only in another prefecture city",
                     a.residence_city
                 ),
             });
-        }
     }
     if channel == Channel::Online && !s.coverage.offered(Service::Apply, a.residence_city) {
         let name = permit_shared::division::city(a.residence_city).map_or("?", |c| c.name);

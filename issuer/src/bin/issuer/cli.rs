@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Issue and manage Guangdong electronic residence permits (粤居码) as signed QR codes.
 #[derive(Debug, Parser)]
-#[command(name = "issuer", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "issuer", version, max_term_width = 100)]
 pub struct Cli {
     /// The ledger (SQLite database; created on first use).
     #[arg(
@@ -76,6 +76,13 @@ pub enum Command {
     },
     /// Write a permit's current credential as a QR code again.
     Qr(QrOutArgs),
+    /// Issue permits for a file of applicants (JSONL or CSV): parallel, resumable, idempotent.
+    Batch(crate::batch::BatchArgs),
+    /// Write synthetic test applicants (JSONL or CSV) for demos and scale tests.
+    DemoData(crate::batch::DemoDataArgs),
+    /// Measure each part of batch issuance alone on the same rows (benchmarks).
+    #[command(hide = true)]
+    BenchParts(crate::batch::BenchPartsArgs),
 }
 
 /// Where a request comes in.
@@ -242,6 +249,10 @@ pub struct CardArgs {
     /// Write the printable card here (`.png` or `.svg`).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Font for a PNG card: TrueType/OpenType file or .ttc collection with Chinese glyphs
+    /// (default: $ISSUER_CARD_FONT, else the first well-known system font found).
+    #[arg(long, value_name = "FILE")]
+    pub font: Option<PathBuf>,
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -383,6 +394,17 @@ pub enum EccArg {
     /// ~30 % recovery.
     #[value(name = "H")]
     H,
+}
+
+impl From<EccArg> for permit_issuer::render::Ecc {
+    fn from(e: EccArg) -> Self {
+        match e {
+            EccArg::L => Self::L,
+            EccArg::M => Self::M,
+            EccArg::Q => Self::Q,
+            EccArg::H => Self::H,
+        }
+    }
 }
 
 /// Options shared by every command that writes a QR code.

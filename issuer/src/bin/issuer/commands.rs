@@ -20,8 +20,8 @@ use permit_shared::keys::SecretKey;
 use permit_shared::trust::{self, KeyEntry, TrustList, TrustListBody, Usage};
 
 use crate::cli::{
-    CardKindArg, ChannelArg, Cli, Command, EccArg, KeyArgs, KeysCommand, QrArgs, ReporterArg,
-    RoleArg, StatusCommand, TrustCommand,
+    CardKindArg, ChannelArg, Cli, Command, KeyArgs, KeysCommand, QrArgs, ReporterArg, RoleArg,
+    StatusCommand, TrustCommand,
 };
 
 /// A failed command: message, optional hint, exit code.
@@ -103,14 +103,14 @@ pub fn now(cli: &Cli) -> Result<DateTime<Utc>> {
     }
 }
 
-fn actor(cli: &Cli) -> String {
+pub fn actor(cli: &Cli) -> String {
     cli.actor
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".into())
 }
 
-fn settings(cli: &Cli) -> Result<Settings> {
+pub fn settings(cli: &Cli) -> Result<Settings> {
     match &cli.config {
         None => Ok(Settings::default()),
         Some(p) => Settings::from_json(&read_small(p, 1024 * 1024)?)
@@ -149,13 +149,13 @@ fn channel(c: ChannelArg) -> Channel {
 }
 
 /// The signing key, the verified trust list for the self-check, and whether the key is TEST-ONLY.
-struct Signer {
-    key: SecretKey,
-    trust: TrustList,
-    test: bool,
+pub struct Signer {
+    pub key: SecretKey,
+    pub trust: TrustList,
+    pub test: bool,
 }
 
-fn signer(k: &KeyArgs, now: DateTime<Utc>) -> Result<Signer> {
+pub fn signer(k: &KeyArgs, now: DateTime<Utc>) -> Result<Signer> {
     let key = match &k.key {
         Some(p) => keyfile::read_secret_key(p)?,
         None => {
@@ -210,15 +210,6 @@ fn signer(k: &KeyArgs, now: DateTime<Utc>) -> Result<Signer> {
     Ok(Signer { key, trust, test })
 }
 
-fn ecc(e: EccArg) -> Ecc {
-    match e {
-        EccArg::L => Ecc::L,
-        EccArg::M => Ecc::M,
-        EccArg::Q => Ecc::Q,
-        EccArg::H => Ecc::H,
-    }
-}
-
 /// What was written.
 #[derive(Debug, Serialize)]
 struct QrInfo {
@@ -245,7 +236,7 @@ fn render_checked(
     trust: &TrustList,
     now: DateTime<Utc>,
 ) -> Result<Rendered> {
-    let m = QrMatrix::encode(text, ecc(qr.ecc)).map_err(|e| Failure::usage(e.to_string()))?;
+    let m = QrMatrix::encode(text, Ecc::from(qr.ecc)).map_err(|e| Failure::usage(e.to_string()))?;
     let opts = RenderOptions {
         module_px: qr.module_px,
         ..RenderOptions::default()
@@ -673,6 +664,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Card(a) => crate::card::run(&cli, a),
+        Command::Batch(a) => crate::batch::run(&cli, a),
+        Command::DemoData(a) => crate::batch::demo_data(a),
+        Command::BenchParts(a) => crate::batch::bench_parts(&cli, a),
         Command::Status {
             command: StatusCommand::Publish { out, force, keys },
         } => {

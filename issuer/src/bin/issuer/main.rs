@@ -2,6 +2,7 @@
 //! error becomes one line on stderr, a hint, and an exit code (0 done, 1 refused, 2 usage or
 //! I/O error).
 
+mod batch;
 mod card;
 mod cli;
 mod commands;

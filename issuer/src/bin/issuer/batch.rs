@@ -1,0 +1,739 @@
+//! `issuer batch`, `issuer demo-data` and the hidden `issuer bench-parts`.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use permit_issuer::batch::{self, BatchError, BatchOptions, InputFormat, InputReader, Outputs};
+use permit_issuer::demo_data;
+use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::ledger::{IntentRecord, IntentState, Ledger as _, Tx};
+use permit_issuer::lifecycle::{self, Office, SignedIssue};
+use permit_issuer::render::{self, Ecc, QrMatrix, RenderOptions};
+use permit_issuer::selfcheck;
+use permit_issuer::settings::Channel;
+use permit_shared::applicant::Applicant;
+use permit_shared::credential;
+
+use crate::cli::{ChannelArg, Cli, KeyArgs, QrArgs};
+use crate::commands::{self, Failure, Result};
+
+/// Input format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header line (`basis` separated by `|`).
+    Csv,
+}
+
+/// `issuer batch`
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Applicants, one per line (JSONL) or per record (CSV). Must be a file: a job is resumed
+    /// by running the same command again.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output directory: one `<serial>.png` per permit, `manifest.jsonl`, `errors.jsonl`,
+    /// `job.json`. Created if missing; running again resumes the job it holds.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Input format (default: by the file extension, `.jsonl`/`.json`/`.ndjson` or `.csv`).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Channel the applications came in by (online: subject to the city coverage table).
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+    /// Also write `<serial>.svg`.
+    #[arg(long)]
+    pub svg: bool,
+    /// Also write `<serial>.txt` (the QR text).
+    #[arg(long)]
+    pub text: bool,
+    /// Rows per chunk: one ledger transaction plans a chunk, one commits it.
+    #[arg(long, default_value_t = batch::DEFAULT_CHUNK_ROWS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk_rows: u32,
+    /// Decode every N-th image again in the self-check, besides the first of every chunk (0:
+    /// only those). Every signed text is verified regardless.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub image_check_every: u64,
+    /// Worker threads for signing and rendering (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer demo-data`
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// Number of applicants.
+    #[arg(long, default_value_t = 200)]
+    pub count: usize,
+    /// Seed: the same seed gives the same rows (the same as generate.py with that seed).
+    #[arg(long, default_value_t = 14)]
+    pub seed: u64,
+    /// Spoil up to K rows, each with one known defect.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub bad: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: FormatArg,
+    /// Write one JSON line per spoiled row here: line, ref, defect.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Also place applicants in Shenzhen and Foshan, where the online service is not offered.
+    #[arg(long)]
+    pub all_cities: bool,
+    /// Output file (`-`: stdout).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub out: PathBuf,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `issuer bench-parts`
+#[derive(Debug, Args)]
+pub struct BenchPartsArgs {
+    /// Applicants (JSONL or CSV).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Rows to measure (the first N valid rows).
+    #[arg(long, default_value_t = 5000)]
+    pub rows: usize,
+    /// Scratch directory for the ledger and the files (created; emptied first).
+    #[arg(long, value_name = "DIR")]
+    pub scratch: PathBuf,
+    /// Rows per ledger transaction, as in `batch`.
+    #[arg(long, default_value_t = batch::DEFAULT_CHUNK_ROWS)]
+    pub chunk_rows: usize,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+}
+
+fn input_format(input: &Path, f: Option<FormatArg>) -> Result<InputFormat> {
+    match f {
+        Some(FormatArg::Jsonl) => Ok(InputFormat::Jsonl),
+        Some(FormatArg::Csv) => Ok(InputFormat::Csv),
+        None => InputFormat::from_path(input).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: cannot tell the format from the file name",
+                input.display()
+            ))
+            .hint("pass --format jsonl or --format csv")
+        }),
+    }
+}
+
+fn open_input(path: &Path, format: InputFormat) -> Result<InputReader> {
+    if path.as_os_str() == "-" {
+        return Err(Failure::usage("--input must be a file, not standard input")
+            .hint("a batch job is resumed by reading the same file again; save the rows to a file first"));
+    }
+    let f = File::open(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    InputReader::new(Box::new(f), format, path).map_err(batch_failure)
+}
+
+fn batch_failure(e: BatchError) -> Failure {
+    let hint = match &e {
+        BatchError::Locked { .. } => Some("wait for it to finish, or use another --out directory"),
+        BatchError::JobMismatch { .. } => Some("use a new --out directory for another input"),
+        BatchError::SelfCheck { .. } => {
+            Some("nothing of the failing chunk was committed; report this as a bug")
+        }
+        BatchError::Input { .. } => Some("check the file's format (--format)"),
+        _ => Some("fix the cause and run the same command again: the job resumes where it stopped"),
+    };
+    Failure {
+        message: e.to_string(),
+        hint: hint.map(str::to_owned),
+        exit: 2,
+    }
+}
+
+/// Counts the input's rows for the progress bar (newlines; the CSV header excluded).
+fn count_rows(path: &Path, format: InputFormat) -> Option<u64> {
+    let f = File::open(path).ok()?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut n = 0u64;
+    loop {
+        let buf = r.fill_buf().ok()?;
+        if buf.is_empty() {
+            break;
+        }
+        n += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        let len = buf.len();
+        r.consume(len);
+    }
+    Some(match format {
+        InputFormat::Jsonl => n,
+        InputFormat::Csv => n.saturating_sub(1),
+    })
+}
+
+/// Progress on stderr: a bar on a terminal, a line every few seconds otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+    total: Option<u64>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                total,
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            ) {
+                b.set_style(style);
+            }
+            b
+        });
+        Progress {
+            bar,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            total,
+            quiet,
+        }
+    }
+
+    fn update(&mut self, s: &batch::Summary) {
+        if let Some(b) = &self.bar {
+            b.set_position(s.rows);
+            b.set_message(format!(
+                "issued {} rejected {} done before {}",
+                s.issued, s.rejected, s.already_done
+            ));
+            return;
+        }
+        if self.quiet || self.last_line.elapsed() < Duration::from_secs(5) {
+            return;
+        }
+        self.last_line = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = s.rows as f64 / secs;
+        let eta = match self.total {
+            Some(t) if rate > 0.0 && t > s.rows => {
+                format!(", ETA {:.0} s", (t - s.rows) as f64 / rate)
+            }
+            _ => String::new(),
+        };
+        eprintln!(
+            "batch: {}{} rows, {} issued, {} rejected, {} done before, {rate:.0} rows/s{eta}",
+            s.rows,
+            self.total.map(|t| format!("/{t}")).unwrap_or_default(),
+            s.issued,
+            s.rejected,
+            s.already_done
+        );
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// The `--json` report of `issuer batch`: the library's counts plus time, rate and paths.
+#[derive(Serialize)]
+struct BatchReport<'a> {
+    #[serde(flatten)]
+    summary: &'a batch::Summary,
+    seconds: f64,
+    rows_per_second: f64,
+    permits_per_second: f64,
+    manifest: String,
+    errors: String,
+    ledger: String,
+}
+
+/// Ledger settings for a batch connection.
+///
+/// A permit's file and manifest line are written after its ledger commit, so that commit is made
+/// durable first (`synchronous = FULL`: one fsync per chunk), and a power loss cannot leave a
+/// listed file without its ledger row. The page cache is raised to 64 MiB: the indexes on
+/// random keys (serials, status indices, application numbers) outgrow the default 2 MiB after
+/// a few tens of thousands of rows, and every miss is a read from the OS.
+fn tune_ledger(ledger: &mut SqliteLedger) -> Result<()> {
+    let c = ledger.connection();
+    c.pragma_update(None, "synchronous", "FULL")
+        .and_then(|()| c.pragma_update(None, "cache_size", -65_536))
+        .map_err(|e| Failure::usage(format!("ledger: {e}")))
+}
+
+pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
+    let fixed_now = match &cli.now {
+        Some(_) => Some(commands::now(cli)?),
+        None => None,
+    };
+    let start_now = fixed_now.unwrap_or_else(Utc::now);
+    let settings = commands::settings(cli)?;
+    let s = commands::signer(&a.keys, start_now)?;
+    let format = input_format(&a.input, a.format)?;
+    let mut input = open_input(&a.input, format)?;
+    if let Some(n) = a.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .map_err(|e| Failure::usage(format!("--threads: {e}")))?;
+    }
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    // A permit's file and manifest line are written after its ledger commit; make that commit
+    // durable first (one fsync per chunk), so that a power loss cannot leave a listed file
+    // without its ledger row.
+    tune_ledger(&mut ledger)?;
+    let actor = commands::actor(cli);
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal ends the process at once (the job resumes all the same).
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop));
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    let clock = move || fixed_now.unwrap_or_else(Utc::now);
+    let opts = BatchOptions {
+        out_dir: &a.out,
+        input: &a.input,
+        format,
+        settings: &settings,
+        key: &s.key,
+        key_is_test: s.test,
+        trust: &s.trust,
+        actor: &actor,
+        channel: match a.channel {
+            ChannelArg::Online => Channel::Online,
+            ChannelArg::Counter => Channel::Counter,
+        },
+        ecc: Ecc::from(a.qr.ecc),
+        render: RenderOptions {
+            module_px: a.qr.module_px,
+            ..RenderOptions::default()
+        },
+        outputs: Outputs {
+            svg: a.svg,
+            text: a.text,
+        },
+        chunk_rows: a.chunk_rows as usize,
+        image_check_every: a.image_check_every,
+        clock: &clock,
+        stop: &stop,
+    };
+    let total = if a.quiet {
+        None
+    } else {
+        count_rows(&a.input, format)
+    };
+    let mut progress = Progress::new(total, a.quiet);
+    let started = Instant::now();
+    let result = batch::run(&mut ledger, &mut input, &opts, &mut |s| progress.update(s));
+    progress.finish();
+    let summary = result.map_err(batch_failure)?;
+    let secs = started.elapsed().as_secs_f64();
+    let report = BatchReport {
+        summary: &summary,
+        seconds: secs,
+        rows_per_second: summary.rows as f64 / secs.max(1e-9),
+        permits_per_second: summary.issued as f64 / secs.max(1e-9),
+        manifest: a.out.join(batch::MANIFEST).display().to_string(),
+        errors: a.out.join(batch::ERRORS).display().to_string(),
+        ledger: cli.ledger.display().to_string(),
+    };
+    if cli.json {
+        commands::print_json(&report)?;
+    } else {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(
+            o,
+            "batch: {} rows: {} issued{}, {} rejected, {} already done; {:.2} s, {:.0} permits/s",
+            summary.rows,
+            summary.issued,
+            if summary.resumed > 0 {
+                format!(" ({} resumed)", summary.resumed)
+            } else {
+                String::new()
+            },
+            summary.rejected,
+            summary.already_done,
+            secs,
+            report.permits_per_second,
+        );
+        if summary.files_restored > 0 {
+            let _ = writeln!(
+                o,
+                "  {} missing files written again",
+                summary.files_restored
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  self-check: {} texts verified, {} images decoded",
+            summary.texts_checked, summary.images_checked
+        );
+        let _ = writeln!(o, "  manifest {}", report.manifest);
+        if summary.rejected > 0 {
+            let _ = writeln!(o, "  errors   {}", report.errors);
+        }
+    }
+    if summary.interrupted {
+        eprintln!("batch: stopped on request after the last committed chunk");
+        eprintln!("hint: run the same command again to finish the job");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::from(if summary.rejected > 0 { 1 } else { 0 }))
+}
+
+pub fn demo_data(a: &DemoDataArgs) -> Result<ExitCode> {
+    let opts = demo_data::Options {
+        count: a.count,
+        seed: a.seed,
+        bad: a.bad,
+        format: match a.format {
+            FormatArg::Jsonl => demo_data::Format::Jsonl,
+            FormatArg::Csv => demo_data::Format::Csv,
+        },
+        all_cities: a.all_cities,
+    };
+    let labels = if a.out.as_os_str() == "-" {
+        let out = std::io::stdout();
+        let mut o = std::io::BufWriter::new(out.lock());
+        match demo_data::write(&opts, &mut o).and_then(|l| o.flush().map(|()| l)) {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            Err(e) => return Err(Failure::usage(format!("stdout: {e}"))),
+        }
+    } else {
+        let mut buf = Vec::new();
+        let l = demo_data::write(&opts, &mut buf).map_err(|e| Failure::usage(e.to_string()))?;
+        commands::write_output(&a.out, &buf, a.force)?;
+        l
+    };
+    if let Some(p) = &a.labels {
+        let mut buf = Vec::new();
+        demo_data::write_labels(&labels, &mut buf).map_err(|e| Failure::usage(e.to_string()))?;
+        commands::write_output(p, &buf, a.force)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-parts: every part of batch issuance alone, single-threaded, on the same rows.
+
+#[derive(Serialize)]
+struct Part {
+    part: &'static str,
+    rows: usize,
+    seconds: f64,
+    us_per_row: f64,
+}
+
+fn part(name: &'static str, rows: usize, d: Duration) -> Part {
+    Part {
+        part: name,
+        rows,
+        seconds: d.as_secs_f64(),
+        us_per_row: d.as_secs_f64() * 1e6 / rows.max(1) as f64,
+    }
+}
+
+pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
+    let now: DateTime<Utc> = match &cli.now {
+        Some(_) => commands::now(cli)?,
+        None => Utc::now(),
+    };
+    let settings = commands::settings(cli)?;
+    let s = commands::signer(
+        &KeyArgs {
+            key: None,
+            trust: None,
+            root: None,
+        },
+        now,
+    )?;
+    let format = input_format(&a.input, None)?;
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |e: std::io::Error| Failure::usage(format!("{}: {e}", p.display()))
+    };
+    if a.scratch.exists() {
+        std::fs::remove_dir_all(&a.scratch).map_err(io(&a.scratch))?;
+    }
+    std::fs::create_dir_all(&a.scratch).map_err(io(&a.scratch))?;
+    let ecc = Ecc::from(a.qr.ecc);
+    let ropts = RenderOptions {
+        module_px: a.qr.module_px,
+        ..RenderOptions::default()
+    };
+    let today = permit_shared::civil::date_of(now);
+
+    // Part: input (read + parse + validate + content hash), through the batch reader.
+    let t = Instant::now();
+    let mut input = open_input(&a.input, format)?;
+    let mut applicants: Vec<Applicant> = Vec::with_capacity(a.rows);
+    let mut parsed_rows = 0usize;
+    while applicants.len() < a.rows {
+        let Some(row) = input.next_row().map_err(batch_failure)? else {
+            break;
+        };
+        parsed_rows += 1;
+        if let Ok(raw) = row.record
+            && let Ok(v) = raw.validate(today)
+        {
+            let _ = lifecycle::content_hash(&v);
+            applicants.push(v);
+        }
+    }
+    let t_input = t.elapsed();
+    let n = applicants.len();
+    if n == 0 {
+        return Err(Failure::usage("no valid rows to measure"));
+    }
+
+    // Part: ledger — everything batch does in the ledger (apply, plan, intent; commit, done),
+    // with a fixed credential of realistic size instead of a signature.
+    let db = a.scratch.join("ledger.sqlite3");
+    let mut ledger = SqliteLedger::open(&db)?;
+    tune_ledger(&mut ledger)?;
+    let office = Office {
+        settings: &settings,
+        key: &s.key,
+        key_is_test: s.test,
+        now,
+        actor: "bench",
+    };
+    let t = Instant::now();
+    let mut plans = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    for (c, chunk) in applicants.chunks(a.chunk_rows.max(1)).enumerate() {
+        let planned =
+            ledger.transaction(|tx: &mut dyn Tx| -> std::result::Result<Vec<_>, Failure> {
+                let mut out = Vec::with_capacity(chunk.len());
+                for (i, ap) in chunk.iter().enumerate() {
+                    let hash = lifecycle::content_hash(ap);
+                    let row_key = ap
+                        .reference
+                        .clone()
+                        .unwrap_or_else(|| format!("sha256:{hash}"));
+                    let applied =
+                        lifecycle::apply_checked(tx, &office, ap, &hash, Channel::Online)?;
+                    let plan = lifecycle::plan_issue(tx, &office, &applied.application, ap)?;
+                    let plan_json =
+                        serde_json::to_string(&plan).map_err(|e| Failure::usage(e.to_string()))?;
+                    tx.insert_intent(&IntentRecord {
+                        row_key: row_key.clone(),
+                        job: "bench".into(),
+                        line: (c * a.chunk_rows + i) as u64,
+                        application_id: applied.application.clone(),
+                        serial: plan.serial,
+                        status_index: plan.status_index,
+                        id_number: plan.details.id_number.clone(),
+                        version: 1,
+                        plan_json,
+                        state: IntentState::Pending,
+                        created_at: now.timestamp(),
+                    })?;
+                    out.push((row_key, plan));
+                }
+                Ok(out)
+            })?;
+        for (k, p) in planned {
+            keys.push(k);
+            plans.push(p);
+        }
+    }
+    let t_ledger1 = t.elapsed();
+
+    // Part: sign (claims → CBOR → COSE_Sign1 → decimal text), alone.
+    let t = Instant::now();
+    let signed: Vec<SignedIssue> = plans
+        .iter()
+        .map(|p| lifecycle::sign_issue(p.clone(), &s.key))
+        .collect::<std::result::Result<_, _>>()?;
+    let t_sign = t.elapsed();
+    // Of which: the Ed25519 signature alone, and the encoding alone.
+    let claims: Vec<credential::Claims> = signed
+        .iter()
+        .filter_map(|x| {
+            let env =
+                credential::Envelope::decode(&credential::from_text(&x.credential.text).ok()?)
+                    .ok()?;
+            env.verify(s.key.public()).ok()?.claims().ok()
+        })
+        .collect();
+    let t = Instant::now();
+    let mut total_len = 0usize;
+    for c in &claims {
+        let payload = c.encode();
+        total_len += credential::to_text(&payload).len();
+    }
+    let t_encode = t.elapsed();
+    let payloads: Vec<Vec<u8>> = claims.iter().map(credential::Claims::encode).collect();
+    let t = Instant::now();
+    for p in &payloads {
+        let sig = s.key.sign(p);
+        total_len += sig.len();
+    }
+    let t_ed25519 = t.elapsed();
+    let _ = total_len;
+
+    // Part: self-check of the text (verify as a verifier).
+    let t = Instant::now();
+    for x in &signed {
+        selfcheck::verify_text(&x.credential.text, &s.trust, now)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    let t_verify = t.elapsed();
+
+    // Part: QR matrix.
+    let t = Instant::now();
+    let matrices: Vec<QrMatrix> = signed
+        .iter()
+        .map(|x| QrMatrix::encode(&x.credential.text, ecc))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let t_matrix = t.elapsed();
+    let qr_version = matrices.first().map_or(0, QrMatrix::version);
+
+    // Part: PNG.
+    let t = Instant::now();
+    let pngs: Vec<Vec<u8>> = matrices
+        .iter()
+        .map(|m| render::to_png(m, &ropts))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let t_png = t.elapsed();
+    let png_bytes = pngs.iter().map(Vec::len).sum::<usize>() / pngs.len().max(1);
+
+    // Part: image self-check (decode the PNG again), on a sample.
+    let sample = n.min(50);
+    let t = Instant::now();
+    for (png, x) in pngs.iter().zip(&signed).take(sample) {
+        selfcheck::check_image(png, &x.credential.text, &s.trust, now)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    let t_image = t.elapsed();
+
+    // Part: file write (temporary name, then rename into place).
+    let files = a.scratch.join("files");
+    std::fs::create_dir_all(&files).map_err(io(&files))?;
+    let t = Instant::now();
+    for (png, x) in pngs.iter().zip(&signed) {
+        let name = format!("{:012}.png", x.plan.serial);
+        let tmp = files.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, png).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, files.join(&name)).map_err(io(&tmp))?;
+    }
+    let t_files = t.elapsed();
+
+    // Part: ledger, second half (intent done; permit, credential, events).
+    let t = Instant::now();
+    let chunk_rows = a.chunk_rows.max(1);
+    for (chunk, chunk_keys) in signed.chunks(chunk_rows).zip(keys.chunks(chunk_rows)) {
+        ledger.transaction(|tx: &mut dyn Tx| -> std::result::Result<(), Failure> {
+            for (x, k) in chunk.iter().zip(chunk_keys) {
+                tx.finish_intent(k)?;
+                lifecycle::commit_issue(tx, &office, x, "bench")?;
+            }
+            Ok(())
+        })?;
+    }
+    let t_ledger2 = t.elapsed();
+
+    let image_per_row = t_image.as_secs_f64() / sample.max(1) as f64;
+    let parts = vec![
+        part("input (read, parse, validate)", parsed_rows, t_input),
+        part("ledger (plan: apply, serial, index, intent)", n, t_ledger1),
+        part("sign (claims, CBOR, Ed25519, text)", n, t_sign),
+        part("  of which: encode (CBOR + decimal text)", n, t_encode),
+        part("  of which: Ed25519 signature", n, t_ed25519),
+        part("self-check: verify text", n, t_verify),
+        part("QR matrix", n, t_matrix),
+        part("PNG", n, t_png),
+        part("self-check: decode image (per image)", sample, t_image),
+        part("file write (tmp + rename)", n, t_files),
+        part("ledger (commit: permit, credential, events)", n, t_ledger2),
+    ];
+    // The sum of the parts a batch run does for each row; image decoding is sampled (the first
+    // row of each chunk and every 1000th).
+    let image_share = (1.0 / a.chunk_rows.max(1) as f64 + 1.0 / 1000.0) * image_per_row;
+    let sum_us: f64 = parts
+        .iter()
+        .filter(|p| !p.part.starts_with("  of which") && !p.part.starts_with("self-check: decode"))
+        .map(|p| p.us_per_row)
+        .sum::<f64>()
+        + image_share * 1e6;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let serial_us = parts
+        .iter()
+        .filter(|p| p.part.starts_with("ledger") || p.part.starts_with("input"))
+        .map(|p| p.us_per_row)
+        .sum::<f64>();
+    #[derive(Serialize)]
+    struct Report {
+        rows: usize,
+        qr_version: u8,
+        png_bytes: usize,
+        cores: usize,
+        parts: Vec<Part>,
+        sum_us_per_row: f64,
+        ideal_permits_per_second_one_core: f64,
+        ideal_permits_per_second_all_cores: f64,
+        serial_part_us_per_row: f64,
+        serial_bound_permits_per_second: f64,
+    }
+    let r = Report {
+        rows: n,
+        qr_version,
+        png_bytes,
+        cores,
+        parts,
+        sum_us_per_row: sum_us,
+        ideal_permits_per_second_one_core: 1e6 / sum_us,
+        ideal_permits_per_second_all_cores: 1e6 * cores as f64 / sum_us,
+        serial_part_us_per_row: serial_us,
+        serial_bound_permits_per_second: 1e6 / serial_us.max(1e-9),
+    };
+    if cli.json {
+        commands::print_json(&r)?;
+    } else {
+        println!(
+            "bench-parts: {n} rows, QR version {qr_version}, PNG {png_bytes} bytes, {cores} cores"
+        );
+        for p in &r.parts {
+            println!("  {:<48} {:>9.1} µs/row", p.part, p.us_per_row);
+        }
+        println!(
+            "  {:<48} {:>9.1} µs/row",
+            "sum of the parts (image decode sampled)", sum_us
+        );
+        println!(
+            "  ideal rate: {:.0} permits/s on one core, {:.0} on {cores} cores; serial part (input + ledger) bounds it at {:.0}/s",
+            r.ideal_permits_per_second_one_core,
+            r.ideal_permits_per_second_all_cores,
+            r.serial_bound_permits_per_second
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,393 @@
+//! `issuer batch` and `issuer demo-data` from the command line: the reference file with bad rows,
+//! its CSV form, conflicts and duplicates, idempotent re-runs, and demo-data against the
+//! reference generator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_issuer");
+
+fn shared_applicants() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/applicants");
+    if p.join("with-bad-rows.jsonl").exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} not found (the shared reference data sits beside the repository)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn issuer(ledger: &Path, args: &[&str]) -> Output {
+    let out = Command::new(BIN)
+        .arg("--ledger")
+        .arg(ledger)
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn lines(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn line_refs(v: &[serde_json::Value]) -> BTreeSet<(u64, String)> {
+    v.iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["ref"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn summary(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn with_bad_rows_jsonl() {
+    let Some(shared) = shared_applicants() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let out_dir = tmp.path().join("out");
+    let input = shared.join("with-bad-rows.jsonl");
+    let args = [
+        "--json",
+        "batch",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ];
+    let out = issuer(&db, &args);
+    assert_eq!(out.status.code(), Some(1), "some rows are rejected");
+    let s = summary(&out);
+    assert_eq!(
+        (s["issued"].as_u64(), s["rejected"].as_u64()),
+        (Some(975), Some(25))
+    );
+
+    let labels = lines(&shared.join("with-bad-rows.labels.jsonl"));
+    let errors = lines(&out_dir.join("errors.jsonl"));
+    assert_eq!(errors.len(), 25);
+    assert_eq!(line_refs(&errors), line_refs(&labels));
+    for e in &errors {
+        assert!(e["field"].is_string() && e["code"].is_string());
+    }
+    let manifest = lines(&out_dir.join("manifest.jsonl"));
+    assert_eq!(manifest.len(), 975);
+    let pngs = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".png")
+        })
+        .count();
+    assert_eq!(pngs, 975);
+    for m in &manifest {
+        assert!(out_dir.join(m["file"].as_str().unwrap()).exists());
+    }
+
+    // Again: nothing new, the same files.
+    let out = issuer(&db, &args);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&out);
+    assert_eq!(
+        (
+            s["issued"].as_u64(),
+            s["already_done"].as_u64(),
+            s["rejected"].as_u64(),
+            s["manifest_lines"].as_u64(),
+            s["error_lines"].as_u64()
+        ),
+        (Some(0), Some(975), Some(25), Some(0), Some(0))
+    );
+    assert_eq!(lines(&out_dir.join("manifest.jsonl")).len(), 975);
+    assert_eq!(lines(&out_dir.join("errors.jsonl")).len(), 25);
+}
+
+#[test]
+fn generated_csv_with_bad_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let csv = tmp.path().join("rows.csv");
+    let labels_path = tmp.path().join("l.jsonl");
+    let out = issuer(
+        &db,
+        &[
+            "demo-data",
+            "--count",
+            "1000",
+            "--bad",
+            "25",
+            "--format",
+            "csv",
+            "--labels",
+            labels_path.to_str().unwrap(),
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let out_dir = tmp.path().join("out");
+    let out = issuer(
+        &db,
+        &[
+            "--json",
+            "batch",
+            "--input",
+            csv.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let labels = lines(&labels_path);
+    assert_eq!(labels.len(), 25);
+    // The CSV writer keeps only the known columns (generate.py: `extrasaction="ignore"`), so an
+    // `unknown_field` row has no unknown field in CSV: it is a valid row and is issued.
+    let (dropped, spoiled): (Vec<_>, Vec<_>) = labels
+        .iter()
+        .cloned()
+        .partition(|l| l["defect"] == "unknown_field");
+    let errors = lines(&out_dir.join("errors.jsonl"));
+    assert_eq!(line_refs(&errors), line_refs(&spoiled));
+    let manifest = lines(&out_dir.join("manifest.jsonl"));
+    assert_eq!(manifest.len(), 1000 - spoiled.len());
+    let listed = line_refs(&manifest);
+    for d in &dropped {
+        assert!(listed.contains(&(
+            d["line"].as_u64().unwrap(),
+            d["ref"].as_str().unwrap().to_owned()
+        )));
+    }
+    // CSV line numbers count the header as line 1.
+    assert_eq!(manifest[0]["line"].as_u64(), Some(2));
+}
+
+#[test]
+fn conflicts_duplicates_and_rows_without_ref() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let rows = tmp.path().join("rows.jsonl");
+    let out = issuer(
+        &db,
+        &["demo-data", "--count", "5", "--out", rows.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&rows).unwrap();
+    let v: Vec<&str> = text.lines().collect();
+    // 5: line 1 again (duplicate); 6: line 2's ref with other content (conflict); 7 and 8: a
+    // row without ref (keyed by its content), twice; 9: line 4's person again without ref (one
+    // person, one permit, even while line 4's permit is only reserved).
+    let changed = v[1].replace("\"test\": true", "\"test\": true, \"data_verified\": true");
+    let no_ref = v[4].replace("\"ref\": \"APP-0000004\", ", "");
+    let same_person = v[3].replace("\"ref\": \"APP-0000003\", ", "");
+    let input = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+        v[0], v[1], v[2], v[3], v[0], changed, no_ref, no_ref, same_person
+    );
+    let path = tmp.path().join("mixed.jsonl");
+    std::fs::write(&path, input).unwrap();
+    let out_dir = tmp.path().join("out");
+    let args = [
+        "--json",
+        "batch",
+        "--input",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ];
+    let out = issuer(&db, &args);
+    assert_eq!(out.status.code(), Some(1));
+    let errors = lines(&out_dir.join("errors.jsonl"));
+    let codes: Vec<(u64, &str)> = errors
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (5, "DUPLICATE_ROW"),
+            (6, "REFERENCE_CONFLICT"),
+            (8, "DUPLICATE_ROW"),
+            (9, "DUPLICATE_PERMIT")
+        ]
+    );
+    let manifest = lines(&out_dir.join("manifest.jsonl"));
+    let listed: Vec<u64> = manifest
+        .iter()
+        .map(|m| m["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, [1, 2, 3, 4, 7]);
+    assert!(manifest[4]["key"].as_str().unwrap().starts_with("sha256:"));
+    assert!(manifest[4]["ref"].is_null());
+
+    // Again: the same decisions, nothing new.
+    let out = issuer(&db, &args);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&out);
+    assert_eq!(
+        (s["issued"].as_u64(), s["rejected"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert_eq!(lines(&out_dir.join("errors.jsonl")).len(), 4);
+    assert_eq!(lines(&out_dir.join("manifest.jsonl")).len(), 5);
+
+    // The same rows into another directory: nothing issued, files and manifest written there.
+    let other = tmp.path().join("other");
+    let out = issuer(
+        &db,
+        &[
+            "--json",
+            "batch",
+            "--input",
+            path.to_str().unwrap(),
+            "--out",
+            other.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&out);
+    assert_eq!(s["issued"].as_u64(), Some(0));
+    assert_eq!(s["files_restored"].as_u64(), Some(5));
+    assert_eq!(lines(&other.join("manifest.jsonl")), manifest);
+
+    // A directory holds one input.
+    let out = issuer(
+        &db,
+        &[
+            "batch",
+            "--input",
+            rows.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a directory takes one input"));
+}
+
+#[test]
+fn missing_files_are_rendered_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let rows = tmp.path().join("rows.jsonl");
+    assert!(
+        issuer(
+            &db,
+            &[
+                "demo-data",
+                "--count",
+                "20",
+                "--out",
+                rows.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let out_dir = tmp.path().join("out");
+    let args = [
+        "--json",
+        "batch",
+        "--input",
+        rows.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+        "--svg",
+        "--text",
+    ];
+    assert_eq!(issuer(&db, &args).status.code(), Some(0));
+    let manifest = lines(&out_dir.join("manifest.jsonl"));
+    let png = out_dir.join(manifest[3]["file"].as_str().unwrap());
+    let before = std::fs::read(&png).unwrap();
+    std::fs::remove_file(&png).unwrap();
+    let out = issuer(&db, &args);
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&out);
+    assert_eq!(
+        (s["issued"].as_u64(), s["files_restored"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(std::fs::read(&png).unwrap(), before);
+    assert_eq!(manifest[3]["also"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn demo_data_is_generate_py() {
+    let Some(shared) = shared_applicants() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for (format, extra) in [("jsonl", "--all-cities"), ("csv", "--bad")] {
+        let ours = tmp.path().join(format!("ours.{format}"));
+        let our_labels = tmp.path().join(format!("ours-{format}.labels"));
+        let mut args = vec![
+            "demo-data",
+            "--count",
+            "3000",
+            "--seed",
+            "7",
+            "--format",
+            format,
+            "--labels",
+            our_labels.to_str().unwrap(),
+            "--out",
+            ours.to_str().unwrap(),
+            extra,
+        ];
+        if extra == "--bad" {
+            args.push("40");
+        }
+        assert!(issuer(&tmp.path().join("x.db"), &args).status.success());
+        let their_labels = tmp.path().join(format!("theirs-{format}.labels"));
+        let mut py = Command::new("python3");
+        py.arg(shared.join("generate.py"))
+            .args([
+                "--count", "3000", "--seed", "7", "--format", format, "--labels",
+            ])
+            .arg(&their_labels)
+            .arg(extra);
+        if extra == "--bad" {
+            py.arg("40");
+        }
+        let Ok(theirs) = py.output() else {
+            eprintln!("skipped: python3 not found");
+            return;
+        };
+        assert!(theirs.status.success());
+        assert!(
+            std::fs::read(&ours).unwrap() == theirs.stdout,
+            "{format}: demo-data differs from generate.py"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&our_labels).unwrap(),
+            std::fs::read_to_string(&their_labels).unwrap()
+        );
+    }
+}
