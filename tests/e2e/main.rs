@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod caps;
 mod common;
 mod corpora;
 mod ed25519;
@@ -10,4 +11,5 @@ mod format_doc;
 mod independent;
 mod issue_verify;
 mod json_suite;
+mod lifecycle_cli;
 mod negative;

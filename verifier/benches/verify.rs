@@ -92,6 +92,46 @@ fn benches(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The image path per megapixel: a phone-photo-sized JPEG (quality 90) with the code filling
+    // 40 % of the shorter side on a grey background, scanned and verified. Throughput is in
+    // pixels, so criterion reports megapixels per second.
+    let mut g = c.benchmark_group("image_per_megapixel");
+    g.sample_size(20);
+    for (w, h) in [(1280u32, 960u32), (2000, 1500), (4000, 3000)] {
+        let jpeg = photo_jpeg(&text, w, h);
+        g.throughput(Throughput::Elements(u64::from(w) * u64::from(h)));
+        g.bench_function(format!("jpeg_{w}x{h}_scan_and_verify"), |b| {
+            b.iter(|| {
+                let codes = scan::scan_image_bytes(black_box(&jpeg), &limits).unwrap();
+                verify::verify_text(&codes[0].text, &ctx)
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A `w`×`h` JPEG with the code's symbol (quiet zone included) 40 % of the shorter side.
+fn photo_jpeg(text: &str, w: u32, h: u32) -> Vec<u8> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).unwrap();
+    let n = code.width() as u32 + 8;
+    let module = (w.min(h) * 2 / 5 / n).max(1);
+    let (x0, y0) = ((w - n * module) / 2, (h - n * module) / 2);
+    let mut img = image::GrayImage::from_pixel(w, h, image::Luma([190]));
+    for y in 0..n * module {
+        for x in 0..n * module {
+            let (mx, my) = ((x / module) as i64 - 4, (y / module) as i64 - 4);
+            let inside = (0..n as i64 - 8).contains(&mx) && (0..n as i64 - 8).contains(&my);
+            let dark = inside && code[(mx as usize, my as usize)] == qrcode::Color::Dark;
+            img.put_pixel(x0 + x, y0 + y, image::Luma([if dark { 30 } else { 235 }]));
+        }
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
+    out
 }
 
 criterion_group!(benches_group, benches);

@@ -1,0 +1,333 @@
+//! The lifecycle acceptance checks of the ledger issue, run through the two command-line tools
+//! exactly as an operator would: a fresh ledger, `issuer apply` → `issuer review --approve` →
+//! `verifier verify`; cancellation and status lists (with rollback refusal from the verifier's
+//! state file); the endorsement window and suspension; an address change superseding the old
+//! credential; and the eligibility refusals.
+//!
+//! The binaries are the ones Cargo built for this workspace (`cargo test --workspace` builds
+//! them); when this test is run on its own they are built first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::common::{example_applicant, repo_dir};
+
+/// Path of a workspace binary in the same profile directory as this test.
+fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/<name>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    BUILT.get_or_init(|| {
+        if profile_dir.join("issuer").exists() && profile_dir.join("verifier").exists() {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut c = Command::new(cargo);
+        c.current_dir(repo_dir()).args([
+            "build",
+            "--bins",
+            "-p",
+            "permit-issuer",
+            "-p",
+            "permit-verifier",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        let status = c.status().unwrap();
+        assert!(status.success(), "building the issuer and verifier failed");
+    });
+    path
+}
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+fn run(name: &str, dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(bin(name))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr,
+    }
+}
+
+/// `issuer --ledger l.sqlite3 --json --now NOW ARGS…`
+fn issuer(dir: &Path, now: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--ledger", "l.sqlite3", "--json", "--now", now];
+    all.extend_from_slice(args);
+    run("issuer", dir, &all)
+}
+
+/// `verifier verify FILE --json --at AT ARGS…`; returns (exit code, verdict, reason codes).
+fn verify(dir: &Path, file: &str, at: &str, args: &[&str]) -> (i32, String, Vec<String>) {
+    let mut all = vec!["verify", file, "--json", "--at", at];
+    all.extend_from_slice(args);
+    let r = run("verifier", dir, &all);
+    let verdict = r.json["verdict"].as_str().unwrap_or("").to_owned();
+    let codes = r.json["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (r.code, verdict, codes)
+}
+
+fn has(codes: &[String], c: &str) -> bool {
+    codes.iter().any(|x| x == c)
+}
+
+/// Applies with the given applicant JSON and approves; returns the permit serial.
+fn apply_and_approve(dir: &Path, applicant: &str, now: &str, out: &str) -> String {
+    std::fs::write(dir.join("applicant.json"), applicant).unwrap();
+    let a = issuer(dir, now, &["apply", "--applicant", "applicant.json"]);
+    assert_eq!(a.code, 0, "apply: {}", a.stderr);
+    assert_eq!(a.json["state"], "submitted", "{}", a.json);
+    let app = a.json["application"].as_str().unwrap().to_owned();
+    let r = issuer(
+        dir,
+        now,
+        &[
+            "review",
+            &app,
+            "--approve",
+            "--reason",
+            "materials checked",
+            "--reviewer",
+            "王警官",
+            "--out",
+            out,
+        ],
+    );
+    assert_eq!(r.code, 0, "review: {}", r.stderr);
+    assert!(dir.join(out).is_file());
+    r.json["serial"].as_str().unwrap().to_owned()
+}
+
+const ISSUED: &str = "2026-11-25T10:00:00+08:00";
+
+#[test]
+fn apply_review_cancel_status_lists_and_rollback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let serial = apply_and_approve(d, &example_applicant(), ISSUED, "permit.png");
+
+    let at = "2026-11-26T09:00:00+08:00";
+    let (code, verdict, codes) = verify(d, "permit.png", at, &["--no-state"]);
+    assert_eq!((code, verdict.as_str()), (0, "VALID"), "{codes:?}");
+
+    let p1 = issuer(d, ISSUED, &["status", "publish", "--out", "status-1.cwt"]);
+    assert_eq!(p1.code, 0, "{}", p1.stderr);
+    let c = issuer(
+        d,
+        "2026-11-25T12:00:00+08:00",
+        &[
+            "cancel",
+            &serial,
+            "--reason",
+            "left Guangdong",
+            "--reporter",
+            "police",
+        ],
+    );
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert_eq!(c.json["state"], "cancelled");
+    let p2 = issuer(
+        d,
+        "2026-11-25T13:00:00+08:00",
+        &["status", "publish", "--out", "status-2.cwt"],
+    );
+    assert_eq!(p2.code, 0, "{}", p2.stderr);
+    assert_eq!(p2.json["publication"]["sequence"], 2);
+    assert_eq!(p2.json["counts"]["revoked"], 1);
+
+    // The new list: REVOKED. The old one, to a verifier that has not seen the new: still VALID.
+    let (code, verdict, codes) = verify(
+        d,
+        "permit.png",
+        at,
+        &["--status", "status-2.cwt", "--no-state"],
+    );
+    assert_eq!((code, verdict.as_str()), (1, "INVALID"));
+    assert!(has(&codes, "REVOKED"), "{codes:?}");
+    let (code, verdict, codes) = verify(
+        d,
+        "permit.png",
+        at,
+        &["--status", "status-1.cwt", "--no-state"],
+    );
+    assert_eq!((code, verdict.as_str()), (0, "VALID"), "{codes:?}");
+
+    // A verifier that has seen sequence 2 refuses sequence 1 as a rollback, never VALID.
+    let state = ["--state", "verifier-state.json"];
+    let (_, verdict, codes) = verify(
+        d,
+        "permit.png",
+        at,
+        &["--status", "status-2.cwt", state[0], state[1]],
+    );
+    assert_eq!(verdict, "INVALID");
+    assert!(has(&codes, "REVOKED"), "{codes:?}");
+    let (code, verdict, codes) = verify(
+        d,
+        "permit.png",
+        at,
+        &["--status", "status-1.cwt", state[0], state[1]],
+    );
+    assert!(has(&codes, "STATUS_ROLLBACK"), "{codes:?}");
+    assert_ne!(verdict, "VALID");
+    assert_ne!(code, 0);
+
+    // Cancellation is terminal: endorsing afterwards is refused with the state named.
+    let e = issuer(d, "2027-11-01T10:00:00+08:00", &["endorse", &serial]);
+    assert_eq!(e.code, 1, "{}", e.stderr);
+    assert!(e.stderr.contains("cancelled"), "{}", e.stderr);
+}
+
+#[test]
+fn endorsement_window_suspension_and_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let serial = apply_and_approve(d, &example_applicant(), ISSUED, "permit.png");
+
+    // Two months before the first anniversary (2027-11-25): refused, the window named.
+    let early = issuer(d, "2027-09-25T10:00:00+08:00", &["endorse", &serial]);
+    assert_eq!(early.code, 1, "{}", early.stderr);
+    assert!(
+        early.stderr.contains("2027-10-25") && early.stderr.contains("2027-11-25"),
+        "{}",
+        early.stderr
+    );
+    // A day after the un-endorsed anniversary the permit verifies SUSPENDED.
+    let after = "2027-11-26T10:00:00+08:00";
+    let (code, verdict, codes) = verify(d, "permit.png", after, &["--no-state"]);
+    assert_eq!((code, verdict.as_str()), (1, "INVALID"));
+    assert!(
+        has(&codes, "SUSPENDED") && has(&codes, "ENDORSEMENT_OVERDUE"),
+        "{codes:?}"
+    );
+    // Inside the window: endorsed; the new credential is VALID past the anniversary.
+    let ok = issuer(
+        d,
+        "2027-11-01T10:00:00+08:00",
+        &["endorse", &serial, "--out", "endorsed.png"],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.json["endorsed_until"], "2028-11-25", "{}", ok.json);
+    let (code, verdict, codes) = verify(d, "endorsed.png", after, &["--no-state"]);
+    assert_eq!((code, verdict.as_str()), (0, "VALID"), "{codes:?}");
+
+    // An address change in the same city: a new credential that verifies; the old one is
+    // SUPERSEDED by the next status list.
+    let ch = issuer(
+        d,
+        "2027-11-02T10:00:00+08:00",
+        &[
+            "change",
+            &serial,
+            "--residence-address",
+            "广东省惠州市惠城区江北街道云山西路8号3栋502房",
+            "--out",
+            "changed.png",
+        ],
+    );
+    assert_eq!(ch.code, 0, "{}", ch.stderr);
+    let p = issuer(
+        d,
+        "2027-11-02T11:00:00+08:00",
+        &["status", "publish", "--out", "status.cwt"],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let at = "2027-11-02T12:00:00+08:00";
+    let with_list = ["--status", "status.cwt", "--no-state"];
+    let (code, verdict, codes) = verify(d, "changed.png", at, &with_list);
+    assert_eq!((code, verdict.as_str()), (0, "VALID"), "{codes:?}");
+    let (_, verdict, codes) = verify(d, "endorsed.png", at, &with_list);
+    assert_eq!(verdict, "INVALID");
+    assert!(has(&codes, "SUPERSEDED"), "{codes:?}");
+
+    // Changing to another city is refused with the reason.
+    let other = issuer(
+        d,
+        "2027-11-03T10:00:00+08:00",
+        &["change", &serial, "--residence-district", "440106"],
+    );
+    assert_eq!(other.code, 1, "{}", other.stderr);
+}
+
+/// A refusal case: a tag, the fields changed in the example applicant, the expected code.
+type Case<'a> = (&'a str, &'a [(&'a str, Value)], &'a str);
+
+#[test]
+fn eligibility_refusals_name_their_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let base: Value = serde_json::from_str(&example_applicant()).unwrap();
+    let cases: [Case<'_>; 3] = [
+        (
+            "SZ",
+            &[
+                ("residence_city", "440300".into()),
+                ("residence_district", "440305".into()),
+                (
+                    "residence_address",
+                    "广东省深圳市南山区粤海街道科技园路1号".into(),
+                ),
+            ],
+            "SERVICE_NOT_OFFERED",
+        ),
+        // 100 days before 2026-11-25.
+        (
+            "SHORT",
+            &[("residence_registered_on", "2026-08-17".into())],
+            "RESIDENCE_TOO_SHORT",
+        ),
+        ("NOBASIS", &[("basis", Value::Array(vec![]))], "NO_BASIS"),
+    ];
+    for (tag, changes, expected) in cases {
+        let mut a = base.clone();
+        a["ref"] = format!("REFUSED-{tag}").into();
+        for (k, v) in changes {
+            a[*k] = v.clone();
+        }
+        std::fs::write(d.join("a.json"), a.to_string()).unwrap();
+        let r = issuer(d, ISSUED, &["apply", "--applicant", "a.json"]);
+        assert_eq!(r.code, 1, "{tag}: {}", r.stderr);
+        if r.json.is_null() {
+            // Refused by the applicant validation before the eligibility check (an empty basis
+            // is not a valid record): no application is recorded, the reason is on stderr.
+            assert!(
+                r.stderr.contains(expected) && r.stderr.contains("`basis`"),
+                "{tag}: {}",
+                r.stderr
+            );
+            continue;
+        }
+        assert_eq!(r.json["state"], "ineligible", "{tag}: {}", r.json);
+        let codes: Vec<&str> = r.json["eligibility"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["code"].as_str())
+            .collect();
+        assert_eq!(codes, [expected], "{tag}");
+    }
+}
