@@ -77,6 +77,15 @@ fn benches(c: &mut Criterion) {
     g.bench_function("text", |b| {
         b.iter(|| verify::verify_text(black_box(&text), &ctx))
     });
+    // The floor of the text path: one `verify_strict` over a message as long as the permit's
+    // Sig_structure (the envelope's length plus a few bytes), nothing else.
+    let message = vec![0x5a_u8; credential::from_text(&text).unwrap().len()];
+    let signature = key.sign(&message);
+    let public = *key.public();
+    assert!(public.verify_strict(&message, &signature));
+    g.bench_function("ed25519_verify_strict_only", |b| {
+        b.iter(|| public.verify_strict(black_box(&message), &signature))
+    });
     g.bench_function("decode_only", |b| {
         b.iter(|| Envelope::decode(&credential::from_text(black_box(&text)).unwrap()).unwrap())
     });
