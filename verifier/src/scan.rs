@@ -14,11 +14,15 @@
 //!    codes and on the length of their text, reading order.
 //!
 //! The attempts: the image as decoded with local thresholds (rxing's `HybridBinarizer`), which
-//! reads clean images at once; then a reduced copy (large images), a copy enlarged three or two
-//! times with a bicubic filter (small images, modules of one or two pixels), a contrast-stretched
-//! copy (low-contrast images); then a global-histogram binarizer; then exhaustive row scans
-//! ("try harder"); last, rxing's port of the Java reader. Each attempt reads the image, then its
-//! inverse (light-on-dark codes); the detectors handle mirrored codes and any rotation.
+//! reads clean images at once; then an image pyramid as zxing-cpp builds one (copies with 3 × 3,
+//! then 9 × 9 blocks averaged, down to about 500 pixels a side, and one with 2 × 2 blocks
+//! averaged), which averages away sensor noise, JPEG blocks and the sub-pixel texture of a
+//! photographed screen; a sharpened copy (out-of-focus photos); a reduced copy (large images), a
+//! copy enlarged three or two times with a bicubic filter (small images, modules of one or two
+//! pixels), a contrast-stretched copy (low-contrast images); then a global-histogram binarizer;
+//! then exhaustive row scans ("try harder"); last, rxing's port of the Java reader. Each attempt
+//! reads the image, then its inverse (light-on-dark codes); the detectors handle mirrored codes
+//! and any rotation. `bench-photos` measures what each step is worth on synthetic photos.
 //!
 //! Every attempt uses a reader that reports all the codes it finds, so the codes of an image all
 //! come from the first attempt that finds any; a second code that only a later attempt could read
@@ -392,6 +396,11 @@ const HALVED_ABOVE: u32 = 800;
 const ENLARGE_THRICE_UP_TO: u32 = 1000;
 /// See [`ENLARGE_THRICE_UP_TO`].
 const ENLARGE_TWICE_UP_TO: u32 = 1500;
+/// Images (and pyramid levels) whose longer side is above this are also tried reduced three times
+/// by averaging 3 × 3 blocks, as zxing-cpp's image pyramid does: it averages away sensor noise,
+/// JPEG blocks and the sub-pixel texture of a photographed screen, and brings large codes within
+/// the binarizer's reach.
+const PYRAMID_ABOVE: u32 = 500;
 /// Views of more pixels than this are not given to the (slow) Java-port reader.
 const JAVA_READER_MAX_PIXELS: u64 = 4_000_000;
 /// Grey levels between the darkest and lightest 0.5 % of pixels below which a contrast-stretched
@@ -409,6 +418,14 @@ enum ViewKind {
     Enlarged,
     /// Contrast stretched to the full range (low-contrast images).
     Stretched,
+    /// 3 × 3 blocks averaged (images above [`PYRAMID_ABOVE`]).
+    Third,
+    /// The third's 3 × 3 blocks averaged (when the third is above [`PYRAMID_ABOVE`]).
+    Ninth,
+    /// 2 × 2 blocks averaged (images above [`PYRAMID_ABOVE`]).
+    Half,
+    /// Unsharp-masked (out-of-focus photos).
+    Sharpened,
 }
 
 /// A copy of the image and its scale (copy pixels per image pixel).
@@ -423,6 +440,10 @@ struct Views {
     reduced: Option<Option<View>>,
     enlarged: Option<Option<View>>,
     stretched: Option<Option<View>>,
+    third: Option<Option<View>>,
+    ninth: Option<Option<View>>,
+    half: Option<Option<View>>,
+    sharpened: Option<Option<View>>,
 }
 
 impl Views {
@@ -432,6 +453,10 @@ impl Views {
             reduced: None,
             enlarged: None,
             stretched: None,
+            third: None,
+            ninth: None,
+            half: None,
+            sharpened: None,
         }
     }
 
@@ -442,6 +467,19 @@ impl Views {
             ViewKind::Native => return Some((native, 1.0)),
             ViewKind::Reduced => self.reduced.get_or_insert_with(|| reduce(native)),
             ViewKind::Enlarged => self.enlarged.get_or_insert_with(|| enlarge(native)),
+            ViewKind::Third => self.third.get_or_insert_with(|| box_reduce(native, 1.0, 3)),
+            ViewKind::Half => self.half.get_or_insert_with(|| box_reduce(native, 1.0, 2)),
+            ViewKind::Sharpened => self.sharpened.get_or_insert_with(|| sharpen(native)),
+            ViewKind::Ninth => {
+                if self.ninth.is_none() {
+                    let ninth = match self.third.get_or_insert_with(|| box_reduce(native, 1.0, 3)) {
+                        Some(third) => box_reduce(&third.luma, third.scale, 3),
+                        None => None,
+                    };
+                    self.ninth = Some(ninth);
+                }
+                self.ninth.get_or_insert(None)
+            }
             ViewKind::Stretched => {
                 if self.stretched.is_none() {
                     // Stretch the working copy of a large image rather than its full size.
@@ -480,6 +518,72 @@ fn reduce(image: &GrayImage) -> Option<View> {
         luma: imageops::thumbnail(image, width, height),
         scale: factor,
     })
+}
+
+/// `image` (itself at `scale`) with each 3 × 3 block averaged into one pixel, if its longer side
+/// is above [`PYRAMID_ABOVE`]. A copy pixel `(i, j)` covers image pixels `3i..3i + 3`, so copy
+/// coordinates times 3 are image coordinates.
+fn box_reduce(image: &GrayImage, scale: f32, factor: u32) -> Option<View> {
+    if longer_side(image) <= PYRAMID_ABOVE || factor == 0 {
+        return None;
+    }
+    let (width, height) = (image.width() / factor, image.height() / factor);
+    if width == 0 || height == 0 {
+        return None;
+    }
+    let source = image.as_raw();
+    let stride = image.width() as usize;
+    let f = factor as usize;
+    let area = factor * factor;
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    for y in 0..height as usize {
+        let rows: Vec<&[u8]> = (0..f).map(|k| &source[(f * y + k) * stride..]).collect();
+        out.extend((0..width as usize).map(|x| {
+            let sum: u32 = rows
+                .iter()
+                .flat_map(|row| &row[f * x..f * x + f])
+                .map(|&p| u32::from(p))
+                .sum();
+            u8::try_from((sum + area / 2) / area).unwrap_or(u8::MAX)
+        }));
+    }
+    GrayImage::from_raw(width, height, out).map(|luma| View {
+        luma,
+        scale: scale / factor as f32,
+    })
+}
+
+/// `image` sharpened (unsharp mask: twice the image minus its 5 × 5 box blur), for
+/// out-of-focus photos.
+fn sharpen(image: &GrayImage) -> Option<View> {
+    let (width, height) = image.dimensions();
+    let (w, h) = (width as usize, height as usize);
+    if w < 5 || h < 5 {
+        return None;
+    }
+    let source = image.as_raw();
+    // Horizontal 5-tap sums, then vertical.
+    let mut across = vec![0_u32; w * h];
+    for (row, out) in source.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = (x.saturating_sub(2)..(x + 3).min(w))
+                .map(|i| u32::from(row[i]))
+                .sum::<u32>()
+                * 5
+                / (x + 3).min(w).saturating_sub(x.saturating_sub(2)).max(1) as u32;
+        }
+    }
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (lo, hi) = (y.saturating_sub(2), (y + 3).min(h));
+        for x in 0..w {
+            let sum: u32 = (lo..hi).map(|j| across[j * w + x]).sum();
+            let blurred = (sum * 5 / (hi - lo).max(1) as u32 + 12) / 25;
+            let sharp = 2 * i32::from(source[y * w + x]) - i32::try_from(blurred).unwrap_or(0);
+            out.push(u8::try_from(sharp.clamp(0, 255)).unwrap_or(u8::MAX));
+        }
+    }
+    GrayImage::from_raw(width, height, out).map(|luma| View { luma, scale: 1.0 })
 }
 
 /// A small image enlarged three or two times with a Catmull-Rom filter, which keeps module edges
@@ -629,7 +733,7 @@ struct Attempt {
 const PLAN: &[Attempt] = {
     use BinarizerKind::{GlobalHistogram as Global, Hybrid};
     use ReaderKind::{Cpp, Java};
-    use ViewKind::{Enlarged, Native, Reduced, Stretched};
+    use ViewKind::{Enlarged, Half, Native, Ninth, Reduced, Sharpened, Stretched, Third};
     const fn a(
         view: ViewKind,
         binarizer: BinarizerKind,
@@ -645,6 +749,10 @@ const PLAN: &[Attempt] = {
     }
     &[
         a(Native, Hybrid, false, Cpp),
+        a(Third, Hybrid, false, Cpp),
+        a(Ninth, Hybrid, false, Cpp),
+        a(Half, Hybrid, false, Cpp),
+        a(Sharpened, Hybrid, false, Cpp),
         a(Reduced, Hybrid, false, Cpp),
         a(Enlarged, Hybrid, false, Cpp),
         a(Stretched, Hybrid, false, Cpp),
@@ -742,6 +850,8 @@ fn describe(attempt: &Attempt, scale: f32, inverted: bool) -> String {
         ViewKind::Reduced => format!("reduced x{scale:.2}"),
         ViewKind::Enlarged => format!("enlarged x{scale:.0}"),
         ViewKind::Stretched => format!("stretched x{scale:.2}"),
+        ViewKind::Third | ViewKind::Ninth | ViewKind::Half => format!("pyramid x{scale:.2}"),
+        ViewKind::Sharpened => "sharpened".to_owned(),
     };
     text.push_str(match attempt.binarizer {
         BinarizerKind::Hybrid => " hybrid",
@@ -1215,6 +1325,32 @@ mod tests {
             row[4] < row[5] && row[5] < row[6] && row[6] < row[7],
             "{row:?}"
         );
+    }
+
+    #[test]
+    fn pyramid_levels_average_blocks() {
+        // 600 × 3: three columns of 3 × 3 blocks per 9 pixels, with levels 0, 90 and 255.
+        let image = GrayImage::from_fn(600, 3, |x, _| Luma([[0, 90, 255][(x as usize / 3) % 3]]));
+        let third = box_reduce(&image, 1.0, 3).unwrap();
+        assert_eq!(third.luma.dimensions(), (200, 1));
+        assert_eq!(third.scale, 1.0 / 3.0);
+        assert_eq!(&third.luma.as_raw()[..4], [0, 90, 255, 0]);
+        let half = box_reduce(&image, 1.0, 2).unwrap();
+        assert_eq!(half.luma.dimensions(), (300, 1));
+        assert_eq!(half.luma.get_pixel(1, 0).0[0], 45); // (0 + 0 + 90 + 90) / 4
+        // Small images and the last pyramid level are not reduced further.
+        assert!(box_reduce(&GrayImage::new(500, 400), 1.0, 3).is_none());
+        assert!(box_reduce(&third.luma, third.scale, 3).is_none());
+    }
+
+    #[test]
+    fn sharpening_keeps_flat_areas_and_steepens_edges() {
+        let image = GrayImage::from_fn(20, 9, |x, _| Luma([if x < 10 { 60 } else { 200 }]));
+        let view = sharpen(&image).unwrap();
+        let row: Vec<u8> = (0..20).map(|x| view.luma.get_pixel(x, 4).0[0]).collect();
+        assert_eq!((row[0], row[19]), (60, 200), "{row:?}");
+        assert!(row[9] < 60 && row[10] > 200, "{row:?}");
+        assert!(sharpen(&GrayImage::new(4, 4)).is_none());
     }
 
     #[test]
