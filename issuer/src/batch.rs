@@ -2,17 +2,21 @@
 //! permit, a manifest and an error list out. Streaming, parallel, resumable, idempotent.
 //!
 //! ```text
-//! input rows ─► chunk (512 rows)
-//!   phase 1, one transaction:  parse ─► validate ─► lifecycle::apply_checked
-//!                              ─► lifecycle::plan_issue ─► intent `pending` (write-ahead)
-//!   phase 2, all cores:        lifecycle::sign_issue ─► self-check of the text
-//!                              ─► QrMatrix ─► PNG (sampled image self-check) ─► DIR/<serial>.png
-//!   phase 3, one transaction:  lifecycle::commit_issue + intent `done`; commit
-//!                              ─► errors.jsonl, manifest.jsonl (one write and fsync each)
+//! reader thread     rows ─► chunk (1024 rows) ─► parse; validate + content hash on all cores
+//! ledger thread     one transaction per chunk:  commit chunk N  (lifecycle::commit_issue,
+//!                                                 intent `done`)
+//!                                             + plan chunk N+3 (lifecycle::apply_checked,
+//!                                                 lifecycle::plan_issue, intent `pending`)
+//!                   then manifest.jsonl, errors.jsonl of chunk N (one write + fsync each)
+//! render worker     all cores: lifecycle::sign_issue ─► self-check of the text ─► QrMatrix
+//!                   ─► PNG (sampled image self-check) ─► DIR/<serial>.png
+//! sync thread       one syncfs(2) per chunk: the chunk's files are durable before its commit
 //! ```
 //!
-//! Phase 2 of one chunk runs while the main thread does phase 3 of the chunk before and phase 1
-//! of the chunk after, so the ledger's single writer overlaps the parallel work.
+//! Three chunks are between planning and commit: while the ledger thread commits one (and
+//! plans the one three ahead in the same transaction), the cores render the next and the sync
+//! thread flushes the one before. The ledger thread does nothing but ledger work and the
+//! appends to the two line files; everything else runs beside it.
 //!
 //! # Crash safety
 //!
@@ -31,9 +35,29 @@
 //!   same serial), so after a finished run every file has its ledger row. A committed row whose
 //!   file is missing (deleted, or another output directory) is rendered again from the
 //!   credential stored in the ledger, under a temporary name renamed into place;
-//! * `manifest.jsonl` and `errors.jsonl` are written in input-line order, so the line number
-//!   of the last complete line of each is a watermark: rows at or below it are listed already,
-//!   rows above it are appended. A torn last line (a crash in the middle of a write) is cut off.
+//! * `manifest.jsonl` and `errors.jsonl` are written in input-line order, after the commit of
+//!   their chunk, so the line number of the last complete line of each is a watermark: rows at
+//!   or below it are listed already, rows above it are appended. A torn last line (a crash in
+//!   the middle of a write) is cut off.
+//!
+//! Against a crash of the process (`kill -9`) that is all: a completed `write` is in the
+//! kernel's page cache whatever happens to the process. Against a crash of the machine (power
+//! loss), the order of the writes must also be the order in which they reach the disk. The job
+//! keeps it with one flush per step and chunk instead of one per file:
+//!
+//! 1. the planning transaction commits with `synchronous = FULL` (the binary sets it): the
+//!    intents are on disk before anything of theirs is signed or written;
+//! 2. the chunk's files are written without an fsync each, then one `syncfs(2)` makes them all
+//!    durable (the sync thread);
+//! 3. only then does the chunk's commit run (again `FULL`: one WAL fsync), so a committed permit
+//!    has its file on disk;
+//! 4. only then are its manifest lines appended and fsynced, so a listed permit is committed.
+//!
+//! Lost at a power failure are at most the steps not yet flushed, each of which the resume
+//! handles as above: files of pending intents are removed and written again, committed rows
+//! missing from the manifest are appended. Committing chunk N and planning chunk N+3 share one
+//! transaction; the plan's intents become durable with that commit, before chunk N+3 is sent to
+//! the cores, so the order above holds for every chunk.
 //!
 //! The same key seen again later in the same input is a `DUPLICATE_ROW` error (the first
 //! occurrence is issued); the same `ref` with other content is a `REFERENCE_CONFLICT` error.
@@ -57,7 +81,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use permit_shared::applicant::{FieldError, MAX_RECORD_BYTES, RawApplicant};
+use permit_shared::applicant::{Applicant, FieldError, MAX_RECORD_BYTES, RawApplicant};
 use permit_shared::keys::SecretKey;
 use permit_shared::trust::TrustList;
 
@@ -67,8 +91,10 @@ use crate::render::{self, Ecc, QrMatrix, RenderOptions};
 use crate::selfcheck;
 use crate::settings::{Channel, Settings};
 
-/// Rows per chunk (one transaction each for planning and for committing) unless set.
-pub const DEFAULT_CHUNK_ROWS: usize = 512;
+/// Rows per chunk (the unit of rendering, of the file sync and of the ledger transaction) unless
+/// set. Larger chunks write fewer index pages per row (the ledger's keys are random), smaller
+/// ones redo less after a crash and need less memory.
+pub const DEFAULT_CHUNK_ROWS: usize = 1024;
 
 /// The manifest file in the output directory.
 pub const MANIFEST: &str = "manifest.jsonl";
@@ -901,7 +927,7 @@ fn append_lines<T: Serialize>(f: &mut File, path: &Path, lines: &[T]) -> Result<
 // ---------------------------------------------------------------------------------------------
 // The pipeline
 
-/// What phase 1 decided for a row.
+/// What planning decided for a row.
 enum Plan {
     /// Rejected: an error line.
     Reject(ErrorLine),
@@ -934,7 +960,7 @@ struct Item {
     list: bool,
 }
 
-/// The result of phase 2 for a row.
+/// What rendering gave for a row.
 struct Rendered {
     signed: Option<SignedIssue>,
     qr_version: u8,
@@ -957,6 +983,70 @@ fn file_names(serial: u64, outputs: Outputs) -> Vec<String> {
         v.push(format!("{serial:012}.txt"));
     }
     v
+}
+
+/// Chunks planned and not yet committed: the ledger thread commits chunk N (and plans chunk
+/// N + 3 in the same transaction) while the sync thread flushes chunk N + 1 and the cores render
+/// chunk N + 2.
+const PIPELINE_DEPTH: usize = 3;
+
+/// A row read and checked before it reaches the ledger thread: validation and the content hash
+/// need no ledger, so they run on all cores.
+struct ReadRow {
+    row: InputRow,
+    /// The validated applicant and its content hash; `None` when the record could not be read.
+    checked: Option<Result<(Applicant, String), Vec<FieldError>>>,
+}
+
+/// A chunk of rows read and checked, with the clock reading its rows were validated at.
+struct ReadChunk {
+    rows: Vec<ReadRow>,
+    now: DateTime<Utc>,
+}
+
+fn check_row(row: InputRow, today: chrono::NaiveDate) -> ReadRow {
+    let checked = row.record.as_ref().ok().map(|raw| {
+        raw.validate(today).map(|a| {
+            let hash = lifecycle::content_hash(&a);
+            (a, hash)
+        })
+    });
+    ReadRow { row, checked }
+}
+
+/// The reader thread: reads chunks of rows, checks them on all cores, hands them on. It reads
+/// at most two chunks ahead (the channel's bound) and stops when the receiver is gone.
+fn read_chunks(
+    input: &mut InputReader,
+    opts: &BatchOptions<'_>,
+    chunk_rows: usize,
+    out: &mpsc::SyncSender<Result<ReadChunk, BatchError>>,
+) {
+    loop {
+        let mut rows = Vec::with_capacity(chunk_rows);
+        while rows.len() < chunk_rows {
+            match input.next_row() {
+                Ok(Some(r)) => rows.push(r),
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = out.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let now = (opts.clock)();
+        let today = permit_shared::civil::date_of(now);
+        let rows = rows
+            .into_par_iter()
+            .map(|row| check_row(row, today))
+            .collect();
+        if out.send(Ok(ReadChunk { rows, now })).is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs a batch job to the end of the input (or until `opts.stop` is set).
@@ -989,151 +1079,255 @@ pub fn run<L: Ledger>(
     }
     let mut summary = Summary::default();
     let chunk_rows = opts.chunk_rows.max(1);
-    let mut row_index = 0u64;
 
     std::thread::scope(|scope| -> Result<(), BatchError> {
-        let (job_tx, job_rx) = mpsc::sync_channel::<Chunk>(1);
-        let (res_tx, res_rx) =
-            mpsc::sync_channel::<(Chunk, Result<Vec<Option<Rendered>>, BatchError>)>(1);
+        let (read_tx, read_rx) = mpsc::sync_channel::<Result<ReadChunk, BatchError>>(1);
+        let reader = scope.spawn(move || read_chunks(input, opts, chunk_rows, &read_tx));
+        let (job_tx, job_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_DEPTH);
+        let (sync_tx, sync_rx) = mpsc::sync_channel::<ChunkResult>(PIPELINE_DEPTH);
+        let (res_tx, res_rx) = mpsc::sync_channel::<ChunkResult>(PIPELINE_DEPTH);
         let worker_dir = dir.dir.clone();
         let worker = scope.spawn(move || {
             for chunk in job_rx {
-                let out = phase2(&chunk, &worker_dir, opts);
+                let out = render_chunk(&chunk, &worker_dir, opts);
+                if sync_tx.send((chunk, out)).is_err() {
+                    break;
+                }
+            }
+        });
+        // The files of a chunk are made durable here, off the cores' path: the workers render
+        // the next chunk meanwhile.
+        let sync_dir = dir.dir.clone();
+        let syncer = scope.spawn(move || {
+            for (chunk, out) in sync_rx {
+                let out = out.and_then(|r| {
+                    sync_files(&sync_dir, &r)?;
+                    Ok(r)
+                });
                 if res_tx.send((chunk, out)).is_err() {
                     break;
                 }
             }
         });
-        let mut in_flight = 0usize;
-        let mut result = Ok(());
-        let mut finished = false;
-        while !finished {
-            // Phase 1 of the next chunk while the worker renders the one before.
-            let mut next = None;
-            if !opts.stop.load(Ordering::SeqCst) {
-                let mut rows = Vec::with_capacity(chunk_rows);
-                while rows.len() < chunk_rows {
-                    match input.next_row() {
-                        Ok(Some(r)) => rows.push(r),
-                        Ok(None) => break,
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                }
-                if result.is_err() {
-                    break;
-                }
-                if !rows.is_empty() {
-                    let now = (opts.clock)();
-                    match phase1(ledger, &rows, opts, &dir, now, &mut row_index) {
-                        Ok(items) => {
-                            summary.rows += rows.len() as u64;
-                            next = Some(Chunk {
-                                items,
-                                office_now: now,
-                            });
-                        }
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                }
-            } else {
-                summary.interrupted = true;
-            }
-            let last = next.is_none();
-            if let Some(c) = next {
-                if job_tx.send(c).is_err() {
-                    break;
-                }
-                in_flight += 1;
-            }
-            // Phase 3 of the oldest chunk in flight (all of them at the end).
-            while in_flight > 1 || (last && in_flight > 0) {
-                let Ok((chunk, rendered)) = res_rx.recv() else {
-                    result = Err(BatchError::Io {
-                        path: opts.out_dir.to_owned(),
-                        source: io::Error::other("the rendering worker stopped"),
-                    });
-                    break;
-                };
-                in_flight -= 1;
-                let r = rendered.and_then(|r| {
-                    phase3(ledger, chunk, r, opts, &mut dir, &mut summary)?;
-                    progress(&summary);
-                    Ok(())
-                });
-                if let Err(e) = r {
-                    result = Err(e);
-                    break;
-                }
-            }
-            if result.is_err() {
-                break;
-            }
-            finished = last;
-        }
+        let mut pipe = Pipe {
+            read_rx,
+            job_tx,
+            res_rx,
+            input_done: false,
+            in_flight: 0,
+            row_index: 0,
+        };
+        let result = drive(ledger, &mut pipe, opts, &mut dir, &mut summary, progress);
+        let Pipe {
+            read_rx,
+            job_tx,
+            res_rx,
+            ..
+        } = pipe;
+        // Stop the reader and let the worker finish what it holds; its results are dropped
+        // uncommitted (their intents stay pending, their files are removed at the next start).
+        drop(read_rx);
         drop(job_tx);
-        // Let the worker finish what it holds; its results are dropped uncommitted.
         for _ in res_rx.iter() {}
         let _ = worker.join();
+        let _ = syncer.join();
+        let _ = reader.join();
         result
     })?;
     Ok(summary)
 }
 
-/// Phase 1: one transaction for the chunk. Validates and applies every row and records the
-/// intent of every new issuance.
-fn phase1<L: Ledger>(
+/// The channels of the pipeline, as seen from the ledger thread.
+struct Pipe {
+    read_rx: mpsc::Receiver<Result<ReadChunk, BatchError>>,
+    job_tx: mpsc::SyncSender<Chunk>,
+    res_rx: mpsc::Receiver<ChunkResult>,
+    input_done: bool,
+    in_flight: usize,
+    row_index: u64,
+}
+
+impl Pipe {
+    /// The next chunk of rows, `None` at the end of the input or when asked to stop.
+    fn next_rows(
+        &mut self,
+        opts: &BatchOptions<'_>,
+        summary: &mut Summary,
+    ) -> Result<Option<ReadChunk>, BatchError> {
+        if self.input_done {
+            return Ok(None);
+        }
+        if opts.stop.load(Ordering::SeqCst) {
+            summary.interrupted = true;
+            self.input_done = true;
+            return Ok(None);
+        }
+        match self.read_rx.recv() {
+            Ok(Ok(c)) => Ok(Some(c)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                self.input_done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    fn send(&mut self, chunk: Chunk, opts: &BatchOptions<'_>) -> Result<(), BatchError> {
+        self.job_tx
+            .send(chunk)
+            .map_err(|_| worker_stopped(opts.out_dir))?;
+        self.in_flight += 1;
+        Ok(())
+    }
+}
+
+/// A chunk and what rendering it gave.
+type ChunkResult = (Chunk, Result<Vec<Option<Rendered>>, BatchError>);
+
+/// Makes the files just written for a chunk durable before the chunk's ledger commit: one
+/// `syncfs(2)` of the output directory's file system (Linux) rather than an fsync per file,
+/// which would cost milliseconds per permit. Elsewhere, each file is synced.
+fn sync_files(dir: &Path, rendered: &[Option<Rendered>]) -> Result<(), BatchError> {
+    if rendered.iter().flatten().all(|r| r.files.is_empty()) {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        sync_file_system(dir)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for f in rendered.iter().flatten().flat_map(|r| &r.files) {
+            File::open(f)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(f))?;
+        }
+        sync_dir(dir)
+    }
+}
+
+/// `syncfs(2)` of the file system holding `dir`: every file written there so far is durable
+/// when it returns.
+///
+/// # Errors
+///
+/// [`BatchError::Io`] when the directory cannot be opened or the sync fails.
+#[cfg(target_os = "linux")]
+pub fn sync_file_system(dir: &Path) -> Result<(), BatchError> {
+    let d = File::open(dir).map_err(io_err(dir))?;
+    rustix::fs::syncfs(&d).map_err(|e| io_err(dir)(e.into()))
+}
+
+fn worker_stopped(dir: &Path) -> BatchError {
+    BatchError::Io {
+        path: dir.to_owned(),
+        source: io::Error::other("the rendering worker stopped"),
+    }
+}
+
+/// The ledger thread: the only one that touches the ledger and the line files.
+///
+/// ```text
+/// plan 1, plan 2, plan 3 (one tx each) ─► [commit 1 + plan 4] ─► [commit 2 + plan 5] ─► …
+///            render 1, sync 1 ─► render 2, sync 2 ─► render 3 …
+/// ```
+///
+/// One transaction (one WAL fsync) per chunk: committing chunk N and planning chunk N + 3 share
+/// it, which also halves the index pages written, as both touch the same tables.
+fn drive<L: Ledger>(
     ledger: &mut L,
-    rows: &[InputRow],
+    pipe: &mut Pipe,
+    opts: &BatchOptions<'_>,
+    dir: &mut JobDir,
+    summary: &mut Summary,
+    progress: &mut dyn FnMut(&Summary),
+) -> Result<(), BatchError> {
+    // Fill the pipeline: the first chunks are planned in transactions of their own.
+    while pipe.in_flight < PIPELINE_DEPTH {
+        let Some(rows) = pipe.next_rows(opts, summary)? else {
+            break;
+        };
+        let mut row_index = pipe.row_index;
+        let chunk = ledger.transaction(|tx| plan_chunk(tx, rows, opts, dir, &mut row_index))?;
+        pipe.row_index = row_index;
+        summary.rows += chunk.items.len() as u64;
+        pipe.send(chunk, opts)?;
+    }
+    while pipe.in_flight > 0 {
+        let (chunk, rendered) = pipe
+            .res_rx
+            .recv()
+            .map_err(|_| worker_stopped(opts.out_dir))?;
+        pipe.in_flight -= 1;
+        let rendered = rendered?;
+        let next = pipe.next_rows(opts, summary)?;
+        let now = (opts.clock)();
+        let mut row_index = pipe.row_index;
+        let (taken_over, planned) = ledger.transaction(|tx| -> Result<_, BatchError> {
+            let taken_over = commit_chunk(tx, &chunk, &rendered, opts, now)?;
+            let planned = match next {
+                Some(rows) => Some(plan_chunk(tx, rows, opts, dir, &mut row_index)?),
+                None => None,
+            };
+            Ok((taken_over, planned))
+        })?;
+        pipe.row_index = row_index;
+        if let Some(p) = planned {
+            summary.rows += p.items.len() as u64;
+            pipe.send(p, opts)?;
+        }
+        finish_chunk(chunk, rendered, taken_over, opts, dir, summary)?;
+        progress(summary);
+    }
+    Ok(())
+}
+
+/// Planning, inside a transaction: validates and applies every row and records the intent of
+/// every new issuance.
+fn plan_chunk(
+    tx: &mut dyn Tx,
+    rows: ReadChunk,
     opts: &BatchOptions<'_>,
     dir: &JobDir,
-    now: DateTime<Utc>,
     row_index: &mut u64,
-) -> Result<Vec<Item>, BatchError> {
+) -> Result<Chunk, BatchError> {
     let office = Office {
         settings: opts.settings,
         key: opts.key,
         key_is_test: opts.key_is_test,
-        now,
+        now: rows.now,
         actor: opts.actor,
     };
-    let today = office.today();
-    let start_index = *row_index;
     let mut first_sign = true;
-    let items = ledger.transaction(|tx| -> Result<Vec<Item>, BatchError> {
-        let mut items = Vec::with_capacity(rows.len());
-        let mut idx = start_index;
-        for row in rows {
-            idx += 1;
-            let mut item = plan_row(tx, &office, row, today, opts, dir)?;
-            if matches!(item.plan, Plan::Sign { .. } | Plan::Done(_)) {
-                item.image_check = (first_sign && matches!(item.plan, Plan::Sign { .. }))
-                    || (opts.image_check_every > 0 && idx.is_multiple_of(opts.image_check_every));
-                if matches!(item.plan, Plan::Sign { .. }) {
-                    first_sign = false;
-                }
+    let mut items = Vec::with_capacity(rows.rows.len());
+    let mut idx = *row_index;
+    for row in &rows.rows {
+        idx += 1;
+        let mut item = plan_row(tx, &office, row, opts, dir)?;
+        if matches!(item.plan, Plan::Sign { .. } | Plan::Done(_)) {
+            item.image_check = (first_sign && matches!(item.plan, Plan::Sign { .. }))
+                || (opts.image_check_every > 0 && idx.is_multiple_of(opts.image_check_every));
+            if matches!(item.plan, Plan::Sign { .. }) {
+                first_sign = false;
             }
-            items.push(item);
         }
-        Ok(items)
-    })?;
-    *row_index = start_index + rows.len() as u64;
-    Ok(items)
+        items.push(item);
+    }
+    *row_index = idx;
+    Ok(Chunk {
+        items,
+        office_now: rows.now,
+    })
 }
 
 fn plan_row(
     tx: &mut dyn Tx,
     office: &Office<'_>,
-    row: &InputRow,
-    today: chrono::NaiveDate,
+    read: &ReadRow,
     opts: &BatchOptions<'_>,
     dir: &JobDir,
 ) -> Result<Item, BatchError> {
+    let row = &read.row;
     let line = row.line;
     let mut item = Item {
         line,
@@ -1148,9 +1342,9 @@ fn plan_row(
         plan: Plan::Reject(e),
         ..item
     };
-    let raw = match &row.record {
-        Ok(r) => r,
-        Err(e) => {
+    let checked = match (&row.record, &read.checked) {
+        (_, Some(c)) => c,
+        (Err(e), None) => {
             let e = ErrorLine::new(
                 line,
                 row.reference.clone(),
@@ -1158,13 +1352,19 @@ fn plan_row(
             );
             return Ok(reject(item, e));
         }
+        (Ok(_), None) => {
+            return Err(BatchError::Input {
+                path: opts.input.to_owned(),
+                detail: format!("line {line}: the row was not checked"),
+            });
+        }
     };
-    let a = match raw.validate(today) {
-        Ok(a) => a,
+    let (a, hash) = match checked {
+        Ok((a, hash)) => (a, hash),
         Err(errs) => {
             return Ok(reject(
                 item,
-                ErrorLine::new(line, row.reference.clone(), problems_of(&errs)),
+                ErrorLine::new(line, row.reference.clone(), problems_of(errs)),
             ));
         }
     };
@@ -1174,7 +1374,6 @@ fn plan_row(
             ErrorLine::one(line, row.reference.clone(), "test", e.code(), e.to_string()),
         ));
     }
-    let hash = lifecycle::content_hash(&a);
     item.key = match &a.reference {
         Some(r) => r.clone(),
         None => format!("sha256:{hash}"),
@@ -1187,8 +1386,8 @@ fn plan_row(
         applied = Some(apply_row(
             tx,
             office,
-            &a,
-            &hash,
+            a,
+            hash,
             opts.channel,
             line,
             &row.reference,
@@ -1243,8 +1442,8 @@ fn plan_row(
         applied = Some(apply_row(
             tx,
             office,
-            &a,
-            &hash,
+            a,
+            hash,
             opts.channel,
             line,
             &row.reference,
@@ -1293,7 +1492,7 @@ fn plan_row(
             ),
         )),
         AppState::Submitted => {
-            let plan = match lifecycle::plan_issue(tx, office, &applied.application, &a) {
+            let plan = match lifecycle::plan_issue(tx, office, &applied.application, a) {
                 Ok(p) => p,
                 Err(e @ LifecycleError::Refused { .. }) => {
                     return Ok(reject(
@@ -1392,8 +1591,8 @@ fn done_row(
     Ok(item)
 }
 
-/// Phase 2, on all cores: sign, verify the text, render, write temporary files.
-fn phase2(
+/// Rendering, on all cores: sign, verify the text, render, write the files.
+fn render_chunk(
     chunk: &Chunk,
     dir: &Path,
     opts: &BatchOptions<'_>,
@@ -1475,44 +1674,55 @@ fn render_item(
     }))
 }
 
-/// Phase 3: one transaction commits the chunk's permits; then the files are renamed into place
-/// and the line files appended.
-fn phase3<L: Ledger>(
-    ledger: &mut L,
-    chunk: Chunk,
-    rendered: Vec<Option<Rendered>>,
+/// Rows another process committed between planning and committing: their stored version, key
+/// id and text, by position in the chunk.
+type TakenOver = HashMap<usize, (u32, String, String)>;
+
+/// Committing, inside a transaction: the chunk's new permits (intent done; permit, credential,
+/// approval). Runs after every file of the chunk was written.
+fn commit_chunk(
+    tx: &mut dyn Tx,
+    chunk: &Chunk,
+    rendered: &[Option<Rendered>],
     opts: &BatchOptions<'_>,
-    dir: &mut JobDir,
-    summary: &mut Summary,
-) -> Result<(), BatchError> {
+    now: DateTime<Utc>,
+) -> Result<TakenOver, BatchError> {
     let office = Office {
         settings: opts.settings,
         key: opts.key,
         key_is_test: opts.key_is_test,
-        now: (opts.clock)(),
+        now,
         actor: opts.actor,
     };
     // Rows another process committed between our phases: their stored text wins.
-    let mut taken_over: HashMap<usize, (u32, String, String)> = HashMap::new();
-    ledger.transaction(|tx| -> Result<(), BatchError> {
-        for (i, (item, r)) in chunk.items.iter().zip(&rendered).enumerate() {
-            let Some(Rendered {
-                signed: Some(s), ..
-            }) = r
-            else {
-                continue;
-            };
-            if tx.finish_intent(&item.key)? {
-                lifecycle::commit_issue(tx, &office, s, "batch issuance")
-                    .map_err(|e| with_line(e, item.line))?;
-            } else {
-                let cur =
-                    lifecycle::current(tx, s.plan.serial).map_err(|e| with_line(e, item.line))?;
-                taken_over.insert(i, (cur.version, cur.key_id, cur.text));
-            }
+    let mut taken_over = TakenOver::new();
+    for (i, (item, r)) in chunk.items.iter().zip(rendered).enumerate() {
+        let Some(Rendered {
+            signed: Some(s), ..
+        }) = r
+        else {
+            continue;
+        };
+        if tx.finish_intent(&item.key)? {
+            lifecycle::commit_issue(tx, &office, s, "batch issuance")
+                .map_err(|e| with_line(e, item.line))?;
+        } else {
+            let cur = lifecycle::current(tx, s.plan.serial).map_err(|e| with_line(e, item.line))?;
+            taken_over.insert(i, (cur.version, cur.key_id, cur.text));
         }
-        Ok(())
-    })?;
+    }
+    Ok(taken_over)
+}
+
+/// After the commit: files of rows taken over, then the manifest and error lines of the chunk.
+fn finish_chunk(
+    chunk: Chunk,
+    rendered: Vec<Option<Rendered>>,
+    mut taken_over: TakenOver,
+    opts: &BatchOptions<'_>,
+    dir: &mut JobDir,
+    summary: &mut Summary,
+) -> Result<(), BatchError> {
     // Rows another process committed first: write the files of the credential it stored.
     for (i, (_, _, text)) in &taken_over {
         let (Some(item), Some(Some(r))) = (chunk.items.get(*i), rendered.get(*i)) else {

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmark of batch issuance (issue 4, item 6), one command:
+#
+#   scripts/bench-batch.sh
+#
+# 1. builds `issuer` (release);
+# 2. generates BENCH_ROWS applicants (default 100 000) with ../shared/applicants/generate.py
+#    into a fresh temporary directory (the benchmark may use ../shared; the product does not);
+# 3. end to end: `issuer batch` over all of them under /usr/bin/time -v (wall time, CPU %,
+#    peak RSS), all cores, default options; then checks the output (one permit, PNG and
+#    manifest line per applicant);
+# 4. the parts alone, single-threaded, on the first BENCH_PART_ROWS of the same applicants
+#    (default: all of them, so that the ledger part writes a ledger as large as the job's):
+#    `issuer bench-parts` (input, ledger as in the job, sign, self-check,
+#    QR matrix, PNG, sampled image decode, file write), and the sum-of-parts rate on all cores
+#    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it;
+# 5. the Python reference (scripts/bench_batch_reference.py: PyNaCl, cbor2, segno, sqlite3) on
+#    the first BENCH_PY_ROWS of the same applicants (default 1 000: it is slow);
+# 6. prints a summary table (also written to $BENCH_KEEP/summary.md when BENCH_KEEP is set).
+#
+# Environment: BENCH_ROWS, BENCH_PART_ROWS, BENCH_PY_ROWS, BENCH_TMP (parent of the temporary
+# directory, default /var/tmp), BENCH_KEEP=DIR (copy the JSON results and the summary there),
+# GENERATE_PY (path of generate.py), CARGO_TARGET_DIR (honoured).
+#
+# Run it on an otherwise idle machine: the load average before and after is printed, and a
+# busy machine makes every number worse. Do not delete a previous run's 100 000 files just
+# before: ext4 skips recently deleted inodes when it allocates new ones, which makes file
+# creation several times slower for a while (the script deletes its own files at the end).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROWS=${BENCH_ROWS:-100000}
+PART_ROWS=${BENCH_PART_ROWS:-$ROWS}
+PY_ROWS=${BENCH_PY_ROWS:-1000}
+GEN=${GENERATE_PY:-$ROOT/../shared/applicants/generate.py}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release/issuer
+
+[ -f "$GEN" ] || { echo "bench-batch: $GEN not found (set GENERATE_PY)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench-batch: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+
+echo "== build"
+(cd "$ROOT" && cargo build --release --quiet -p permit-issuer --bin issuer)
+
+WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/bench-batch.XXXXXX")
+cleanup() {
+    if [ -n "${BENCH_KEEP:-}" ]; then
+        mkdir -p "$BENCH_KEEP"
+        cp "$WORK"/*.json "$WORK"/*.txt "$BENCH_KEEP"/ 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+CPU=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+MEM=$(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}')
+echo "machine: $(nproc) cores, ${CPU:-?}, ${MEM:-?}; $(uname -sr)" | tee "$WORK/machine.txt"
+echo "work directory: $WORK ($(df -T "$WORK" | awk 'NR==2 {print $2}'))"
+
+echo "== generate $ROWS applicants"
+python3 "$GEN" --count "$ROWS" > "$WORK/applicants.jsonl"
+sync
+
+uptime | tee "$WORK/load_before.txt"
+
+echo "== end to end: issuer batch, $ROWS applicants"
+set +e
+/usr/bin/time -v -o "$WORK/time.txt" "$BIN" --ledger "$WORK/ledger.sqlite3" --json \
+    batch --input "$WORK/applicants.jsonl" --out "$WORK/out" --quiet \
+    > "$WORK/batch.json" 2> "$WORK/batch.stderr.txt"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+    echo "bench-batch: issuer batch exited with $rc" >&2
+    cat "$WORK/batch.stderr.txt" >&2
+    exit 1
+fi
+uptime | tee "$WORK/load_after_batch.txt"
+
+echo "== check the output"
+PNGS=$(find "$WORK/out" -maxdepth 1 -name '*.png' | wc -l)
+LINES=$(wc -l < "$WORK/out/manifest.jsonl")
+PERMITS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM permits").fetchone()[0])' "$WORK/ledger.sqlite3")
+echo "permits $PERMITS, PNG files $PNGS, manifest lines $LINES"
+if [ "$PNGS" -ne "$ROWS" ] || [ "$LINES" -ne "$ROWS" ] || [ "$PERMITS" -ne "$ROWS" ]; then
+    echo "bench-batch: expected $ROWS of each" >&2
+    exit 1
+fi
+echo "$PERMITS $PNGS $LINES" > "$WORK/check.txt"
+
+echo "== parts alone, single-threaded, $PART_ROWS applicants"
+"$BIN" --json bench-parts --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
+    --scratch "$WORK/parts" > "$WORK/parts.json" 2> "$WORK/parts.stderr.txt"
+
+echo "== Python reference, $PY_ROWS applicants"
+head -n "$PY_ROWS" "$WORK/applicants.jsonl" > "$WORK/py-applicants.jsonl"
+if ! python3 -c 'import nacl, segno, cbor2' 2>/dev/null; then
+    echo "installing pynacl segno cbor2 (python3 -m pip)"
+    python3 -m pip install --quiet pynacl segno cbor2
+fi
+python3 "$ROOT/scripts/bench_batch_reference.py" --input "$WORK/py-applicants.jsonl" \
+    --rows "$PY_ROWS" --out "$WORK/py" --json > "$WORK/python.json"
+uptime | tee "$WORK/load_after.txt"
+
+python3 - "$WORK" "$ROWS" <<'EOF' | tee "$WORK/summary.txt"
+import json, re, sys
+work, rows = sys.argv[1], int(sys.argv[2])
+batch = json.load(open(f"{work}/batch.json"))
+parts = json.load(open(f"{work}/parts.json"))
+py = json.load(open(f"{work}/python.json"))
+time_v = open(f"{work}/time.txt").read()
+
+def tv(key):
+    m = re.search(re.escape(key) + r":\s*(.+)", time_v)
+    return m.group(1).strip() if m else "?"
+
+wall = tv("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+rss_mb = int(tv("Maximum resident set size (kbytes)")) / 1024
+cpu = tv("Percent of CPU this job got")
+rate = batch["permits_per_second"]
+ideal = parts["ideal_permits_per_second_all_cores"]
+cores = parts["cores"]
+load = lambda f: open(f"{work}/{f}").read().split("load average:")[-1].strip()
+
+print()
+print(f"## Batch issuance benchmark: {rows} applicants")
+print()
+print(open(f"{work}/machine.txt").read().strip())
+print(f"load average (1, 5, 15 min) before: {load('load_before.txt')}; "
+      f"after the batch: {load('load_after_batch.txt')}; at the end: {load('load_after.txt')}")
+print()
+print("| end to end (`issuer batch`, all cores) | |")
+print("|---|---|")
+print(f"| permits issued | {batch['issued']} (rejected {batch['rejected']}) |")
+print(f"| time (job, wall) | {batch['seconds']:.2f} s ({wall} incl. start-up) |")
+print(f"| **permits per second** | **{rate:.0f}** |")
+cpu_s = float(tv("User time (seconds)")) + float(tv("System time (seconds)"))
+print(f"| CPU | {cpu} (user + system {cpu_s:.1f} s: {1e6 * cpu_s / max(batch['issued'], 1):.0f} µs per permit) |")
+print(f"| peak RSS | {rss_mb:.0f} MB |")
+print(f"| self-check | {batch['texts_checked']} texts verified, {batch['images_checked']} images decoded |")
+print()
+print(f"| part, measured alone (single-threaded, {parts['rows']} rows; QR version "
+      f"{parts['qr_version']}, PNG {parts['png_bytes']} bytes) | µs per permit |")
+print("|---|---:|")
+for p in parts["parts"]:
+    name = p["part"].strip()
+    indent = "&nbsp;&nbsp;" if p["part"].startswith("  ") else ""
+    print(f"| {indent}{name} | {p['us_per_row']:.1f} |")
+print(f"| **sum of the parts** (image decode pro rata of its sampling) | **{parts['sum_us_per_row']:.1f}** |")
+print()
+print(f"| rates | permits/s |")
+print("|---|---:|")
+print(f"| sum of the parts on 1 core (1 / sum) | {parts['ideal_permits_per_second_one_core']:.0f} |")
+print(f"| sum of the parts on {cores} cores ({cores} / sum) | {ideal:.0f} |")
+print(f"| end to end | {rate:.0f} = **{100 * rate / ideal:.0f} %** of the sum of the parts on {cores} cores |")
+print(f"| serial part alone (input + ledger, one thread) bounds the job at | {parts['serial_bound_permits_per_second']:.0f} |")
+print(f"| Python reference (PyNaCl + cbor2 + segno + sqlite3, 1 thread, {py['rows']} rows, "
+      f"QR versions {py['qr_versions']}) | {py['permits_per_second']:.1f} |")
+print(f"| end to end ÷ Python reference | {rate / py['permits_per_second']:.0f}× |")
+EOF
