@@ -8,6 +8,7 @@ mod common;
 mod corpora;
 mod ed25519;
 mod format_doc;
+mod fuzz_corpus;
 mod independent;
 mod issue_verify;
 mod json_suite;

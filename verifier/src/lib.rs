@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod normalise;
 pub mod report;
 pub mod scan;
