@@ -268,7 +268,7 @@ fn sign_cose(payload: &[u8], typ: Option<&str>, key: &SecretKey) -> Vec<u8> {
     out
 }
 
-/// The payload of a COSE_Sign1 as written by [`sign_cose`] or the issuer (for seeds).
+/// The payload of a COSE_Sign1 as written by `sign_cose` or the issuer (for seeds).
 pub fn cose_payload(cose: &[u8]) -> Option<&[u8]> {
     fn bstr(b: &[u8]) -> Option<(&[u8], &[u8])> {
         let (&first, rest) = b.split_first()?;
