@@ -1508,21 +1508,14 @@ fn plan_row(
                 }
                 Err(e) => return Err(with_line(e, line)),
             };
-            let plan_json = serde_json::to_string(&plan)
-                .map_err(|e| LedgerError::Damaged(format!("plan: {e}")))?;
-            tx.insert_intent(&IntentRecord {
-                row_key: item.key.clone(),
-                job: dir.job.clone(),
+            tx.insert_intent(&pending_intent(
+                &item.key,
+                &dir.job,
                 line,
-                application_id: applied.application.clone(),
-                serial: plan.serial,
-                status_index: plan.status_index,
-                id_number: plan.details.id_number.clone(),
-                version: 1,
-                plan_json,
-                state: IntentState::Pending,
-                created_at: office.now.timestamp(),
-            })?;
+                &applied.application,
+                &plan,
+                office.now,
+            )?)?;
             item.plan = Plan::Sign {
                 plan,
                 resumed: false,
@@ -1864,6 +1857,32 @@ fn write_files_now(
         fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
     }
     Ok(())
+}
+
+/// The intent recorded for a row before it is signed: the whole plan, pending.
+pub fn pending_intent(
+    row_key: &str,
+    job: &str,
+    line: u64,
+    application_id: &str,
+    plan: &IssuePlan,
+    now: DateTime<Utc>,
+) -> Result<IntentRecord, LedgerError> {
+    let plan_json =
+        serde_json::to_string(plan).map_err(|e| LedgerError::Damaged(format!("plan: {e}")))?;
+    Ok(IntentRecord {
+        row_key: row_key.to_owned(),
+        job: job.to_owned(),
+        line,
+        application_id: application_id.to_owned(),
+        serial: plan.serial,
+        status_index: plan.status_index,
+        id_number: plan.details.id_number.clone(),
+        version: 1,
+        plan_json,
+        state: IntentState::Pending,
+        created_at: now.timestamp(),
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use permit_issuer::batch::{self, BatchError, BatchOptions, InputFormat, InputReader, Outputs};
 use permit_issuer::demo_data;
 use permit_issuer::ledger::sqlite::SqliteLedger;
-use permit_issuer::ledger::{IntentRecord, IntentState, Ledger as _, Tx};
+use permit_issuer::ledger::{Ledger as _, Tx};
 use permit_issuer::lifecycle::{self, Office, SignedIssue};
 use permit_issuer::render::{self, Ecc, QrMatrix, RenderOptions};
 use permit_issuer::selfcheck;
@@ -546,21 +546,14 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
             tx.claim_row("bench", &row_key, (c * chunk_rows + i + 1) as u64)?;
             let applied = lifecycle::apply_checked(tx, &office, ap, &hash, Channel::Online)?;
             let plan = lifecycle::plan_issue(tx, &office, &applied.application, ap)?;
-            let plan_json =
-                serde_json::to_string(&plan).map_err(|e| Failure::usage(e.to_string()))?;
-            tx.insert_intent(&IntentRecord {
-                row_key: row_key.clone(),
-                job: "bench".into(),
-                line: (c * chunk_rows + i + 1) as u64,
-                application_id: applied.application.clone(),
-                serial: plan.serial,
-                status_index: plan.status_index,
-                id_number: plan.details.id_number.clone(),
-                version: 1,
-                plan_json,
-                state: IntentState::Pending,
-                created_at: now.timestamp(),
-            })?;
+            tx.insert_intent(&batch::pending_intent(
+                &row_key,
+                "bench",
+                (c * chunk_rows + i + 1) as u64,
+                &applied.application,
+                &plan,
+                now,
+            )?)?;
             out.push((row_key, plan));
         }
         Ok(out)
