@@ -92,9 +92,9 @@ pub struct DemoDataArgs {
     /// Spoil up to K rows, each with one known defect.
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub bad: usize,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "jsonl")]
-    pub format: FormatArg,
+    /// Output format (default: from the `--out` file name, as `batch` reads it; JSONL on stdout).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// Write one JSON line per spoiled row here: line, ref, defect.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
@@ -295,8 +295,8 @@ fn tune_ledger(ledger: &mut SqliteLedger) -> Result<()> {
 
 /// How much lower than the ledger thread the rendering threads run (nice increment, Linux).
 ///
-/// The ledger thread is the job's serial path; with two rendering threads and the ledger thread
-/// on two cores, equal shares would give it two thirds of a core. At a lower priority the
+/// The ledger thread is the job's serial path; with two or three rendering threads and the ledger
+/// thread on two cores, equal shares would give it two thirds of a core or less. At a lower priority the
 /// renderers take what it leaves (including while it waits for the WAL fsync), which is all
 /// they need: they have chunks queued ahead of them.
 const RENDER_NICE: i32 = 5;
@@ -442,9 +442,13 @@ pub fn demo_data(a: &DemoDataArgs) -> Result<ExitCode> {
         count: a.count,
         seed: a.seed,
         bad: a.bad,
-        format: match a.format {
-            FormatArg::Jsonl => demo_data::Format::Jsonl,
-            FormatArg::Csv => demo_data::Format::Csv,
+        // `rows.csv` gets CSV, as `batch --input rows.csv` will read it; stdout gets JSONL.
+        format: match (a.format, a.out.as_os_str() == "-") {
+            (None, true) => demo_data::Format::Jsonl,
+            (f, _) => match input_format(&a.out, f)? {
+                InputFormat::Csv => demo_data::Format::Csv,
+                InputFormat::Jsonl => demo_data::Format::Jsonl,
+            },
         },
         all_cities: a.all_cities,
     };
