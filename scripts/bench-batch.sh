@@ -7,18 +7,20 @@
 # 2. generates BENCH_ROWS applicants (default 100 000) with ../shared/applicants/generate.py
 #    into a fresh temporary directory (the benchmark may use ../shared; the product does not);
 # 3. end to end: `issuer batch` over all of them under /usr/bin/time -v (wall time, CPU %,
-#    peak RSS), all cores, default options; then checks the output (one permit, PNG and
-#    manifest line per applicant);
-# 4. the parts alone, single-threaded, on the first BENCH_PART_ROWS of the same applicants
+#    peak RSS), all cores, default options, BENCH_RUNS times (default 3; each with a new ledger
+#    and output directory), with the machine-wide CPU counters of /proc/stat around each run
+#    (what the kernel's own threads and the hypervisor took); checks each output (one permit,
+#    PNG and manifest line per applicant); the median run is the result;
+# 4. after each run, the parts alone, single-threaded, on the first BENCH_PART_ROWS of the same applicants
 #    (default: all of them, so that the ledger part writes a ledger as large as the job's):
 #    `issuer bench-parts` (input, ledger as in the job, sign, self-check,
 #    QR matrix, PNG, sampled image decode, file write), and the sum-of-parts rate on all cores
 #    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it;
 # 5. the Python reference (scripts/bench_batch_reference.py: PyNaCl, cbor2, segno, sqlite3) on
 #    the first BENCH_PY_ROWS of the same applicants (default 1 000: it is slow);
-# 6. prints a summary table (also written to $BENCH_KEEP/summary.md when BENCH_KEEP is set).
+# 6. prints a summary table (also written to $BENCH_KEEP/summary.txt when BENCH_KEEP is set).
 #
-# Environment: BENCH_ROWS, BENCH_PART_ROWS, BENCH_PY_ROWS, BENCH_TMP (parent of the temporary
+# Environment: BENCH_ROWS, BENCH_RUNS, BENCH_PART_ROWS, BENCH_PY_ROWS, BENCH_TMP (parent of the temporary
 # directory, default /var/tmp), BENCH_KEEP=DIR (copy the JSON results and the summary there),
 # GENERATE_PY (path of generate.py), CARGO_TARGET_DIR (honoured).
 #
@@ -32,6 +34,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROWS=${BENCH_ROWS:-100000}
 PART_ROWS=${BENCH_PART_ROWS:-$ROWS}
 PY_ROWS=${BENCH_PY_ROWS:-1000}
+RUNS=${BENCH_RUNS:-3}
 GEN=${GENERATE_PY:-$ROOT/../shared/applicants/generate.py}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release/issuer
@@ -63,34 +66,47 @@ sync
 
 uptime | tee "$WORK/load_before.txt"
 
-echo "== end to end: issuer batch, $ROWS applicants"
-set +e
-/usr/bin/time -v -o "$WORK/time.txt" "$BIN" --ledger "$WORK/ledger.sqlite3" --json \
-    batch --input "$WORK/applicants.jsonl" --out "$WORK/out" --quiet \
-    > "$WORK/batch.json" 2> "$WORK/batch.stderr.txt"
-rc=$?
-set -e
-if [ "$rc" -ne 0 ]; then
-    echo "bench-batch: issuer batch exited with $rc" >&2
-    cat "$WORK/batch.stderr.txt" >&2
-    exit 1
-fi
-uptime | tee "$WORK/load_after_batch.txt"
+# The machine-wide CPU counters (user nice system idle iowait irq softirq steal) of /proc/stat.
+cpu_counters() { awk '/^cpu / {print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
 
-echo "== check the output"
-PNGS=$(find "$WORK/out" -maxdepth 1 -name '*.png' | wc -l)
-LINES=$(wc -l < "$WORK/out/manifest.jsonl")
-PERMITS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM permits").fetchone()[0])' "$WORK/ledger.sqlite3")
-echo "permits $PERMITS, PNG files $PNGS, manifest lines $LINES"
-if [ "$PNGS" -ne "$ROWS" ] || [ "$LINES" -ne "$ROWS" ] || [ "$PERMITS" -ne "$ROWS" ]; then
-    echo "bench-batch: expected $ROWS of each" >&2
-    exit 1
-fi
-echo "$PERMITS $PNGS $LINES" > "$WORK/check.txt"
+for i in $(seq 1 "$RUNS"); do
+    echo "== end to end $i of $RUNS: issuer batch, $ROWS applicants"
+    # Earlier runs' files are kept until the end: deleting 100 000 files just before a run
+    # slows file creation (see above).
+    mkdir -p "$WORK/run$i"
+    cpu_counters > "$WORK/stat-$i.txt"
+    set +e
+    /usr/bin/time -v -o "$WORK/time-$i.txt" "$BIN" --ledger "$WORK/run$i/ledger.sqlite3" --json \
+        batch --input "$WORK/applicants.jsonl" --out "$WORK/run$i/out" --quiet \
+        > "$WORK/batch-$i.json" 2> "$WORK/batch-$i.stderr.txt"
+    rc=$?
+    set -e
+    cpu_counters >> "$WORK/stat-$i.txt"
+    if [ "$rc" -ne 0 ]; then
+        echo "bench-batch: issuer batch exited with $rc" >&2
+        cat "$WORK/batch-$i.stderr.txt" >&2
+        exit 1
+    fi
+    uptime | tee "$WORK/load_after_batch.txt"
 
-echo "== parts alone, single-threaded, $PART_ROWS applicants"
-"$BIN" --json bench-parts --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
-    --scratch "$WORK/parts" > "$WORK/parts.json" 2> "$WORK/parts.stderr.txt"
+    echo "== check the output of run $i"
+    PNGS=$(find "$WORK/run$i/out" -maxdepth 1 -name '*.png' | wc -l)
+    LINES=$(wc -l < "$WORK/run$i/out/manifest.jsonl")
+    PERMITS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM permits").fetchone()[0])' "$WORK/run$i/ledger.sqlite3")
+    echo "permits $PERMITS, PNG files $PNGS, manifest lines $LINES"
+    if [ "$PNGS" -ne "$ROWS" ] || [ "$LINES" -ne "$ROWS" ] || [ "$PERMITS" -ne "$ROWS" ]; then
+        echo "bench-batch: expected $ROWS of each" >&2
+        exit 1
+    fi
+    echo "$PERMITS $PNGS $LINES" > "$WORK/check-$i.txt"
+
+    # Right after each run, so that each run is compared with parts measured on the machine as
+    # it was then (a shared virtual machine's speed drifts by a third over minutes).
+    echo "== parts alone after run $i, single-threaded, $PART_ROWS applicants"
+    "$BIN" --json bench-parts --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
+        --scratch "$WORK/parts$i" > "$WORK/parts-$i.json" 2> "$WORK/parts-$i.stderr.txt"
+done
+
 
 echo "== Python reference, $PY_ROWS applicants"
 head -n "$PY_ROWS" "$WORK/applicants.jsonl" > "$WORK/py-applicants.jsonl"
@@ -102,17 +118,42 @@ python3 "$ROOT/scripts/bench_batch_reference.py" --input "$WORK/py-applicants.js
     --rows "$PY_ROWS" --out "$WORK/py" --json > "$WORK/python.json"
 uptime | tee "$WORK/load_after.txt"
 
-python3 - "$WORK" "$ROWS" <<'EOF' | tee "$WORK/summary.txt"
-import json, re, sys
-work, rows = sys.argv[1], int(sys.argv[2])
-batch = json.load(open(f"{work}/batch.json"))
-parts = json.load(open(f"{work}/parts.json"))
+python3 - "$WORK" "$ROWS" "$RUNS" <<'EOF' | tee "$WORK/summary.txt"
+import json, re, statistics, sys
+work, rows, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 py = json.load(open(f"{work}/python.json"))
-time_v = open(f"{work}/time.txt").read()
+
+def time_field(text, key):
+    m = re.search(re.escape(key) + r":\s*(.+)", text)
+    return m.group(1).strip() if m else "?"
+
+def machine(i):
+    """Shares of the machine during run i, from /proc/stat (all cores together)."""
+    a, b = (list(map(int, l.split())) for l in open(f"{work}/stat-{i}.txt"))
+    d = [y - x for x, y in zip(a, b)]
+    total = sum(d) or 1
+    user, nice, system, idle, iowait, irq, softirq, steal = d
+    return {"busy": 100 * (user + nice + system + irq + softirq) / total,
+            "idle": 100 * (idle + iowait) / total, "steal": 100 * steal / total}
+
+all_runs = []
+for i in range(1, runs + 1):
+    r = json.load(open(f"{work}/batch-{i}.json"))
+    r["time_v"] = open(f"{work}/time-{i}.txt").read()
+    r["machine"] = machine(i)
+    r["n"] = i
+    r["parts"] = json.load(open(f"{work}/parts-{i}.json"))
+    r["fraction"] = r["permits_per_second"] / r["parts"]["ideal_permits_per_second_all_cores"]
+    all_runs.append(r)
+# The result is the run of median fraction (the lower middle when the count is even).
+by_fraction = sorted(all_runs, key=lambda r: r["fraction"])
+batch = by_fraction[(len(by_fraction) - 1) // 2]
+by_rate = sorted(all_runs, key=lambda r: r["permits_per_second"])
+parts = batch["parts"]
+time_v = batch["time_v"]
 
 def tv(key):
-    m = re.search(re.escape(key) + r":\s*(.+)", time_v)
-    return m.group(1).strip() if m else "?"
+    return time_field(time_v, key)
 
 wall = tv("Elapsed (wall clock) time (h:mm:ss or m:ss)")
 rss_mb = int(tv("Maximum resident set size (kbytes)")) / 1024
@@ -129,17 +170,27 @@ print(open(f"{work}/machine.txt").read().strip())
 print(f"load average (1, 5, 15 min) before: {load('load_before.txt')}; "
       f"after the batch: {load('load_after_batch.txt')}; at the end: {load('load_after.txt')}")
 print()
-print("| end to end (`issuer batch`, all cores) | |")
+print(f"| end to end (`issuer batch`, all cores): run {batch['n']} of {runs}, the median by fraction of its parts | |")
 print("|---|---|")
 print(f"| permits issued | {batch['issued']} (rejected {batch['rejected']}) |")
 print(f"| time (job, wall) | {batch['seconds']:.2f} s ({wall} incl. start-up) |")
 print(f"| **permits per second** | **{rate:.0f}** |")
 cpu_s = float(tv("User time (seconds)")) + float(tv("System time (seconds)"))
 print(f"| CPU | {cpu} (user + system {cpu_s:.1f} s: {1e6 * cpu_s / max(batch['issued'], 1):.0f} µs per permit) |")
-print(f"| peak RSS | {rss_mb:.0f} MB |")
+print(f"| peak RSS | {rss_mb:.0f} MB (largest of the runs: "
+      f"{max(int(time_field(r['time_v'], 'Maximum resident set size (kbytes)')) for r in all_runs) / 1024:.0f} MB) |")
 print(f"| self-check | {batch['texts_checked']} texts verified, {batch['images_checked']} images decoded |")
 print()
-print(f"| part, measured alone (single-threaded, {parts['rows']} rows; QR version "
+print("| run | permits/s | sum of the parts after it (µs) | fraction of the parts on all cores | job CPU | machine busy (all processes and kernel threads) | steal (hypervisor) |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for r in all_runs:
+    m = r["machine"]
+    c = r["parts"]["cores"]
+    print(f"| {r['n']} | {r['permits_per_second']:.0f} | {r['parts']['sum_us_per_row']:.1f} | {100 * r['fraction']:.0f} % "
+          f"| {time_field(r['time_v'], 'Percent of CPU this job got')} "
+          f"| {m['busy'] * c:.0f} % | {m['steal'] * c:.0f} % |")
+print()
+print(f"| part, measured alone after run {batch['n']} (single-threaded, {parts['rows']} rows; QR version "
       f"{parts['qr_version']}, PNG {parts['png_bytes']} bytes) | µs per permit |")
 print("|---|---:|")
 for p in parts["parts"]:
@@ -152,7 +203,8 @@ print(f"| rates | permits/s |")
 print("|---|---:|")
 print(f"| sum of the parts on 1 core (1 / sum) | {parts['ideal_permits_per_second_one_core']:.0f} |")
 print(f"| sum of the parts on {cores} cores ({cores} / sum) | {ideal:.0f} |")
-print(f"| end to end | {rate:.0f} = **{100 * rate / ideal:.0f} %** of the sum of the parts on {cores} cores |")
+print(f"| end to end (run {batch['n']}) | {rate:.0f} = **{100 * rate / ideal:.0f} %** of the sum of the parts on {cores} cores |")
+print(f"| end to end, slowest and fastest of the {runs} runs | {by_rate[0]['permits_per_second']:.0f}, {by_rate[-1]['permits_per_second']:.0f} |")
 print(f"| serial part alone (input + ledger, one thread) bounds the job at | {parts['serial_bound_permits_per_second']:.0f} |")
 print(f"| Python reference (PyNaCl + cbor2 + segno + sqlite3, 1 thread, {py['rows']} rows, "
       f"QR versions {py['qr_versions']}) | {py['permits_per_second']:.1f} |")

@@ -151,6 +151,18 @@ impl SqliteLedger {
     /// Opens (creating if needed) and migrates a ledger file.
     pub fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
         let p = path.display().to_string();
+        // SQLite says only "unable to open database file"; name the usual cause.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(LedgerError::Db {
+                path: p,
+                detail: format!(
+                    "the directory {} does not exist (the ledger file is created, its directory is not)",
+                    dir.display()
+                ),
+            });
+        }
         let conn = Connection::open(path).map_err(db_err(&p))?;
         Self::setup(conn, p)
     }
@@ -812,5 +824,23 @@ impl Tx for SqliteTx<'_> {
         rows.map(|r| r.map(u64_of))
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_directory_is_named() {
+        let dir = std::env::temp_dir().join(format!("ledger-missing-{}", std::process::id()));
+        let err = SqliteLedger::open(&dir.join("sub").join("ledger.sqlite3"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("does not exist") && err.contains("sub"),
+            "{err}"
+        );
     }
 }
