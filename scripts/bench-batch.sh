@@ -10,7 +10,7 @@
 #    peak RSS), all cores, default options, BENCH_RUNS times (default 3; each with a new ledger
 #    and output directory), with the machine-wide CPU counters of /proc/stat around each run
 #    (what the kernel's own threads and the hypervisor took); checks each output (one permit,
-#    PNG and manifest line per applicant); the median run is the result;
+#    PNG and manifest line per applicant); the run of median fraction (step 4) is the result;
 # 4. after each run, the parts alone, single-threaded, on the first BENCH_PART_ROWS of the same applicants
 #    (default: all of them, so that the ledger part writes a ledger as large as the job's):
 #    `issuer bench-parts` (input, ledger as in the job, sign, self-check,
@@ -107,7 +107,6 @@ for i in $(seq 1 "$RUNS"); do
         --scratch "$WORK/parts$i" > "$WORK/parts-$i.json" 2> "$WORK/parts-$i.stderr.txt"
 done
 
-
 echo "== Python reference, $PY_ROWS applicants"
 head -n "$PY_ROWS" "$WORK/applicants.jsonl" > "$WORK/py-applicants.jsonl"
 if ! python3 -c 'import nacl, segno, cbor2' 2>/dev/null; then
@@ -119,7 +118,7 @@ python3 "$ROOT/scripts/bench_batch_reference.py" --input "$WORK/py-applicants.js
 uptime | tee "$WORK/load_after.txt"
 
 python3 - "$WORK" "$ROWS" "$RUNS" <<'EOF' | tee "$WORK/summary.txt"
-import json, re, statistics, sys
+import json, re, sys
 work, rows, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 py = json.load(open(f"{work}/python.json"))
 
@@ -133,8 +132,7 @@ def machine(i):
     d = [y - x for x, y in zip(a, b)]
     total = sum(d) or 1
     user, nice, system, idle, iowait, irq, softirq, steal = d
-    return {"busy": 100 * (user + nice + system + irq + softirq) / total,
-            "idle": 100 * (idle + iowait) / total, "steal": 100 * steal / total}
+    return {"busy": 100 * (user + nice + system + irq + softirq) / total, "steal": 100 * steal / total}
 
 all_runs = []
 for i in range(1, runs + 1):
