@@ -15,7 +15,9 @@
 #    (default: all of them, so that the ledger part writes a ledger as large as the job's):
 #    `issuer bench-parts` (input, ledger as in the job, sign, self-check,
 #    QR matrix, PNG, sampled image decode, file write), and the sum-of-parts rate on all cores
-#    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it;
+#    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it; the
+#    same against the parts' CPU time (the measuring thread's CPU clock: without the part's
+#    waits for the disk, which the job overlaps with other work);
 # 5. the Python reference (scripts/bench_batch_reference.py: PyNaCl, cbor2, segno, sqlite3) on
 #    the first BENCH_PY_ROWS of the same applicants (default 1 000: it is slow);
 # 6. prints a summary table (also written to $BENCH_KEEP/summary.txt when BENCH_KEEP is set).
@@ -142,6 +144,9 @@ for i in range(1, runs + 1):
     r["n"] = i
     r["parts"] = json.load(open(f"{work}/parts-{i}.json"))
     r["fraction"] = r["permits_per_second"] / r["parts"]["ideal_permits_per_second_all_cores"]
+    # The same against the parts' CPU time (their waits for the disk left out).
+    cpu_sum = r["parts"].get("sum_cpu_us_per_row")
+    r["cpu_fraction"] = r["permits_per_second"] * cpu_sum / (1e6 * r["parts"]["cores"]) if cpu_sum else None
     all_runs.append(r)
 # The result is the run of median fraction (the lower middle when the count is even).
 by_fraction = sorted(all_runs, key=lambda r: r["fraction"])
@@ -179,29 +184,36 @@ print(f"| peak RSS | {rss_mb:.0f} MB (largest of the runs: "
       f"{max(int(time_field(r['time_v'], 'Maximum resident set size (kbytes)')) for r in all_runs) / 1024:.0f} MB) |")
 print(f"| self-check | {batch['texts_checked']} texts verified, {batch['images_checked']} images decoded |")
 print()
-print("| run | permits/s | sum of the parts after it (µs) | fraction of the parts on all cores | job CPU | machine busy (all processes and kernel threads) | steal (hypervisor) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+pct = lambda x: "?" if x is None else f"{100 * x:.0f} %"
+num = lambda x: "?" if x is None else f"{x:.1f}"
+print("| run | permits/s | sum of the parts after it (µs) | fraction of the parts on all cores | the parts' CPU time (µs) | fraction of it | job CPU | machine busy (all processes and kernel threads) | steal (hypervisor) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in all_runs:
     m = r["machine"]
     c = r["parts"]["cores"]
     print(f"| {r['n']} | {r['permits_per_second']:.0f} | {r['parts']['sum_us_per_row']:.1f} | {100 * r['fraction']:.0f} % "
+          f"| {num(r['parts'].get('sum_cpu_us_per_row'))} | {pct(r['cpu_fraction'])} "
           f"| {time_field(r['time_v'], 'Percent of CPU this job got')} "
           f"| {m['busy'] * c:.0f} % | {m['steal'] * c:.0f} % |")
 print()
 print(f"| part, measured alone after run {batch['n']} (single-threaded, {parts['rows']} rows; QR version "
-      f"{parts['qr_version']}, PNG {parts['png_bytes']} bytes) | µs per permit |")
-print("|---|---:|")
+      f"{parts['qr_version']}, PNG {parts['png_bytes']} bytes) | µs per permit | of which CPU |")
+print("|---|---:|---:|")
 for p in parts["parts"]:
     name = p["part"].strip()
     indent = "&nbsp;&nbsp;" if p["part"].startswith("  ") else ""
-    print(f"| {indent}{name} | {p['us_per_row']:.1f} |")
-print(f"| **sum of the parts** (image decode pro rata of its sampling) | **{parts['sum_us_per_row']:.1f}** |")
+    print(f"| {indent}{name} | {p['us_per_row']:.1f} | {num(p.get('cpu_us_per_row'))} |")
+print(f"| **sum of the parts** (image decode pro rata of its sampling) | **{parts['sum_us_per_row']:.1f}** "
+      f"| {num(parts.get('sum_cpu_us_per_row'))} |")
 print()
 print(f"| rates | permits/s |")
 print("|---|---:|")
 print(f"| sum of the parts on 1 core (1 / sum) | {parts['ideal_permits_per_second_one_core']:.0f} |")
 print(f"| sum of the parts on {cores} cores ({cores} / sum) | {ideal:.0f} |")
 print(f"| end to end (run {batch['n']}) | {rate:.0f} = **{100 * rate / ideal:.0f} %** of the sum of the parts on {cores} cores |")
+if batch["cpu_fraction"] is not None:
+    print(f"| the parts' CPU time alone on {cores} cores ({cores} / CPU sum) | {1e6 * cores / parts['sum_cpu_us_per_row']:.0f} |")
+    print(f"| end to end (run {batch['n']}) against it | {pct(batch['cpu_fraction'])} |")
 print(f"| end to end, slowest and fastest of the {runs} runs | {by_rate[0]['permits_per_second']:.0f}, {by_rate[-1]['permits_per_second']:.0f} |")
 print(f"| serial part alone (input + ledger, one thread) bounds the job at | {parts['serial_bound_permits_per_second']:.0f} |")
 print(f"| Python reference (PyNaCl + cbor2 + segno + sqlite3, 1 thread, {py['rows']} rows, "

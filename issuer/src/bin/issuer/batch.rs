@@ -481,17 +481,85 @@ pub fn demo_data(a: &DemoDataArgs) -> Result<ExitCode> {
 struct Part {
     part: &'static str,
     rows: usize,
+    /// Wall-clock time: what the part takes alone, waits for the disk included.
     seconds: f64,
     us_per_row: f64,
+    /// The measuring thread's CPU time (user + system), without those waits; `None` where the
+    /// platform has no per-thread CPU clock here (not Linux).
+    cpu_seconds: Option<f64>,
+    cpu_us_per_row: Option<f64>,
 }
 
-fn part(name: &'static str, rows: usize, d: Duration) -> Part {
+fn part(name: &'static str, rows: usize, d: Spent) -> Part {
+    let per_row = |t: Duration| t.as_secs_f64() * 1e6 / rows.max(1) as f64;
     Part {
         part: name,
         rows,
-        seconds: d.as_secs_f64(),
-        us_per_row: d.as_secs_f64() * 1e6 / rows.max(1) as f64,
+        seconds: d.wall.as_secs_f64(),
+        us_per_row: per_row(d.wall),
+        cpu_seconds: d.cpu.map(|c| c.as_secs_f64()),
+        cpu_us_per_row: d.cpu.map(per_row),
     }
+}
+
+/// Time spent in a part: wall clock, and the measuring thread's CPU time where there is a clock
+/// for it. The two differ by the time the thread waited (fsync, syncfs, being descheduled).
+#[derive(Clone, Copy)]
+struct Spent {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Spent {
+    const ZERO: Spent = Spent {
+        wall: Duration::ZERO,
+        cpu: Some(Duration::ZERO),
+    };
+}
+
+impl std::ops::AddAssign for Spent {
+    fn add_assign(&mut self, o: Spent) {
+        self.wall += o.wall;
+        self.cpu = self.cpu.zip(o.cpu).map(|(a, b)| a + b);
+    }
+}
+
+struct Stopwatch {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: thread_cpu(),
+        }
+    }
+
+    fn elapsed(&self) -> Spent {
+        Spent {
+            wall: self.wall.elapsed(),
+            cpu: thread_cpu()
+                .zip(self.cpu)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
+    }
+}
+
+/// This thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`).
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Option<Duration> {
+    None
 }
 
 pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
@@ -525,7 +593,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     let today = permit_shared::civil::date_of(now);
 
     // Part: input (read + parse + validate + content hash), through the batch reader.
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let mut input = open_input(&a.input, format)?;
     let mut applicants: Vec<Applicant> = Vec::with_capacity(a.rows);
     let mut parsed_rows = 0usize;
@@ -590,24 +658,24 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
         Ok(out)
     };
     const DEPTH: usize = 3;
-    let mut t_ledger = Duration::ZERO;
-    let mut t_sign = Duration::ZERO;
+    let mut t_ledger = Spent::ZERO;
+    let mut t_sign = Spent::ZERO;
     let mut planned = std::collections::VecDeque::new();
     for c in 0..chunks.len().min(DEPTH) {
-        let t = Instant::now();
+        let t = Stopwatch::start();
         planned.push_back(ledger.transaction(|tx: &mut dyn Tx| plan_chunk(tx, c))?);
         t_ledger += t.elapsed();
     }
     let mut next = planned.len();
     let mut signed: Vec<SignedIssue> = Vec::with_capacity(n);
     while let Some(chunk) = planned.pop_front() {
-        let t = Instant::now();
+        let t = Stopwatch::start();
         let chunk_signed: Vec<(String, SignedIssue)> = chunk
             .into_iter()
             .map(|(k, p)| lifecycle::sign_issue(p, &s.key).map(|x| (k, x)))
             .collect::<std::result::Result<_, _>>()?;
         t_sign += t.elapsed();
-        let t = Instant::now();
+        let t = Stopwatch::start();
         let more = ledger.transaction(
             |tx: &mut dyn Tx| -> std::result::Result<Option<Vec<_>>, Failure> {
                 for (k, x) in &chunk_signed {
@@ -639,7 +707,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
             env.verify(s.key.public()).ok()?.claims().ok()
         })
         .collect();
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let mut total_len = 0usize;
     for c in &claims {
         let payload = c.encode();
@@ -647,7 +715,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     }
     let t_encode = t.elapsed();
     let payloads: Vec<Vec<u8>> = claims.iter().map(credential::Claims::encode).collect();
-    let t = Instant::now();
+    let t = Stopwatch::start();
     for p in &payloads {
         let sig = s.key.sign(p);
         total_len += sig.len();
@@ -656,7 +724,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     let _ = total_len;
 
     // Part: self-check of the text (verify as a verifier).
-    let t = Instant::now();
+    let t = Stopwatch::start();
     for x in &signed {
         selfcheck::verify_text(&x.credential.text, &s.trust, now)
             .map_err(|e| Failure::usage(e.to_string()))?;
@@ -664,7 +732,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     let t_verify = t.elapsed();
 
     // Part: QR matrix.
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let matrices: Vec<QrMatrix> = signed
         .iter()
         .map(|x| QrMatrix::encode(&x.credential.text, ecc))
@@ -674,7 +742,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     let qr_version = matrices.first().map_or(0, QrMatrix::version);
 
     // Part: PNG.
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let pngs: Vec<Vec<u8>> = matrices
         .iter()
         .map(|m| render::to_png(m, &ropts))
@@ -685,7 +753,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
 
     // Part: image self-check (decode the PNG again), on a sample.
     let sample = n.min(50);
-    let t = Instant::now();
+    let t = Stopwatch::start();
     for (png, x) in pngs.iter().zip(&signed).take(sample) {
         selfcheck::check_image(png, &x.credential.text, &s.trust, now)
             .map_err(|e| Failure::usage(e.to_string()))?;
@@ -696,7 +764,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     // then one syncfs per chunk (Linux) making the chunk's files durable.
     let files = a.scratch.join("files");
     std::fs::create_dir_all(&files).map_err(io(&files))?;
-    let t = Instant::now();
+    let t = Stopwatch::start();
     for chunk in pngs.chunks(chunk_rows).zip(signed.chunks(chunk_rows)) {
         for (png, x) in chunk.0.iter().zip(chunk.1) {
             let p = files.join(format!("{:012}.png", x.plan.serial));
@@ -707,7 +775,8 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
     }
     let t_files = t.elapsed();
 
-    let image_per_row = t_image.as_secs_f64() / sample.max(1) as f64;
+    let image_per_row = t_image.wall.as_secs_f64() / sample.max(1) as f64;
+    let image_cpu_per_row = t_image.cpu.map(|c| c.as_secs_f64() / sample.max(1) as f64);
     let parts = vec![
         part("input (read, parse, validate)", parsed_rows, t_input),
         part(
@@ -725,14 +794,23 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
         part("file write (create + write; syncfs per chunk)", n, t_files),
     ];
     // The sum of the parts a batch run does for each row; image decoding is sampled (the first
-    // row of each chunk and every 1000th).
-    let image_share = (1.0 / chunk_rows as f64 + 1.0 / 1000.0) * image_per_row;
+    // row of each chunk and every 1000th). Once of the wall-clock times, once of the CPU times.
+    let image_share = 1.0 / chunk_rows as f64 + 1.0 / 1000.0;
+    let summed =
+        |p: &&Part| !p.part.starts_with("  of which") && !p.part.starts_with("self-check: decode");
     let sum_us: f64 = parts
         .iter()
-        .filter(|p| !p.part.starts_with("  of which") && !p.part.starts_with("self-check: decode"))
+        .filter(summed)
         .map(|p| p.us_per_row)
         .sum::<f64>()
-        + image_share * 1e6;
+        + image_share * image_per_row * 1e6;
+    let sum_cpu_us: Option<f64> = parts
+        .iter()
+        .filter(summed)
+        .map(|p| p.cpu_us_per_row)
+        .sum::<Option<f64>>()
+        .zip(image_cpu_per_row)
+        .map(|(s, i)| s + image_share * i * 1e6);
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let serial_us = parts
         .iter()
@@ -747,6 +825,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
         cores: usize,
         parts: Vec<Part>,
         sum_us_per_row: f64,
+        sum_cpu_us_per_row: Option<f64>,
         ideal_permits_per_second_one_core: f64,
         ideal_permits_per_second_all_cores: f64,
         serial_part_us_per_row: f64,
@@ -759,6 +838,7 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
         cores,
         parts,
         sum_us_per_row: sum_us,
+        sum_cpu_us_per_row: sum_cpu_us,
         ideal_permits_per_second_one_core: 1e6 / sum_us,
         ideal_permits_per_second_all_cores: 1e6 * cores as f64 / sum_us,
         serial_part_us_per_row: serial_us,
@@ -771,11 +851,19 @@ pub fn bench_parts(cli: &Cli, a: &BenchPartsArgs) -> Result<ExitCode> {
             "bench-parts: {n} rows, QR version {qr_version}, PNG {png_bytes} bytes, {cores} cores"
         );
         for p in &r.parts {
-            println!("  {:<48} {:>9.1} µs/row", p.part, p.us_per_row);
+            match p.cpu_us_per_row {
+                Some(c) => println!(
+                    "  {:<48} {:>9.1} µs/row ({c:.1} µs CPU)",
+                    p.part, p.us_per_row
+                ),
+                None => println!("  {:<48} {:>9.1} µs/row", p.part, p.us_per_row),
+            }
         }
         println!(
-            "  {:<48} {:>9.1} µs/row",
-            "sum of the parts (image decode sampled)", sum_us
+            "  {:<48} {:>9.1} µs/row{}",
+            "sum of the parts (image decode sampled)",
+            sum_us,
+            sum_cpu_us.map_or(String::new(), |c| format!(" ({c:.1} µs CPU)"))
         );
         println!(
             "  ideal rate: {:.0} permits/s on one core, {:.0} on {cores} cores; serial part (input + ledger) bounds it at {:.0}/s",
