@@ -275,10 +275,12 @@ fn conflicts_duplicates_and_rows_without_ref() {
     assert_eq!(s["files_restored"].as_u64(), Some(5));
     assert_eq!(lines(&other.join("manifest.jsonl")), manifest);
 
-    // A directory holds one input.
+    // A directory holds one input: a job-level error, with its code on stderr and, with
+    // --json, as a JSON object on stdout.
     let out = issuer(
         &db,
         &[
+            "--json",
             "batch",
             "--input",
             rows.to_str().unwrap(),
@@ -288,7 +290,68 @@ fn conflicts_duplicates_and_rows_without_ref() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a directory takes one input"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a directory takes one input [JOB_MISMATCH]"),
+        "{stderr}"
+    );
+    let e = summary(&out);
+    assert_eq!(e["error"]["code"], "JOB_MISMATCH", "{e}");
+    assert_eq!(e["exit_code"], 2, "{e}");
+}
+
+/// Errors that stop the job (not a row) exit 2 with a stable reason code, on stderr and, with
+/// `--json`, as `{"error": {"code", "message", "hint"}, "exit_code"}` on stdout.
+#[test]
+fn job_level_errors_have_stable_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("ledger.sqlite3");
+    let rows = d.join("rows.jsonl");
+    std::fs::write(&rows, "").unwrap();
+    let out_dir = d.join("out");
+    let out_s = out_dir.to_str().unwrap();
+    let cases: [(&Path, &str, &str, &str); 4] = [
+        (&db, "missing.jsonl", "IO_ERROR", "missing.jsonl"),
+        (&db, "rows.txt", "USAGE", "cannot tell the format"),
+        (
+            &d.join("no-such-dir").join("ledger.sqlite3"),
+            "rows.jsonl",
+            "LEDGER_ERROR",
+            "no-such-dir does not exist",
+        ),
+        (&db, "rows.jsonl", "", ""),
+    ];
+    std::fs::write(d.join("rows.txt"), "").unwrap();
+    for (ledger, input, code, names) in cases {
+        let input = d.join(input);
+        let out = issuer(
+            ledger,
+            &[
+                "--json",
+                "batch",
+                "--input",
+                input.to_str().unwrap(),
+                "--out",
+                out_s,
+                "--quiet",
+            ],
+        );
+        let v = summary(&out);
+        if code.is_empty() {
+            // The control: an empty input is a finished job with nothing to do.
+            assert_eq!(out.status.code(), Some(0), "{v}");
+            assert_eq!(v["rows"], 0, "{v}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(2), "{code}: {v}");
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert_eq!(v["exit_code"], 2, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(names), "{code}: {message}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("[{code}]")), "{stderr}");
+    }
 }
 
 #[test]

@@ -311,9 +311,22 @@ fn eligibility_refusals_name_their_reason() {
         std::fs::write(d.join("a.json"), a.to_string()).unwrap();
         let r = issuer(d, ISSUED, &["apply", "--applicant", "a.json"]);
         assert_eq!(r.code, 1, "{tag}: {}", r.stderr);
-        if r.json.is_null() {
+        if r.json.get("error").is_some() {
             // Refused by the applicant validation before the eligibility check (an empty basis
-            // is not a valid record): no application is recorded, the reason is on stderr.
+            // is not a valid record): no application is recorded; the field and its reason
+            // code are in the error, on stdout (--json) and stderr.
+            assert_eq!(
+                r.json["error"]["code"], "INVALID_APPLICANT",
+                "{tag}: {}",
+                r.json
+            );
+            assert_eq!(
+                r.json["error"]["problems"][0]["code"], expected,
+                "{tag}: {}",
+                r.json
+            );
+            assert_eq!(r.json["error"]["problems"][0]["field"], "basis", "{tag}");
+            assert_eq!(r.json["exit_code"], 1, "{tag}: {}", r.json);
             assert!(
                 r.stderr.contains(expected) && r.stderr.contains("`basis`"),
                 "{tag}: {}",

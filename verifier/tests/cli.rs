@@ -313,3 +313,73 @@ fn foreign_corpus_image_is_unsupported_format() {
         "EU Digital COVID Certificate (HC1:)"
     );
 }
+
+/// Errors that stop the whole run (not one input's verdict) exit 2 with a stable reason code:
+/// on stderr, and with `--json` as `{"error": {"code", "message", "hint"}, "exit_code": 2}`.
+#[test]
+fn run_level_errors_have_stable_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (text, at) = vector("00-valid");
+    std::fs::write(d.join("garbage.json"), "{\"not\": \"a trust list\"}").unwrap();
+    std::fs::write(d.join("garbage.pem"), "not a key").unwrap();
+    std::fs::write(d.join("state.json"), "[1, 2").unwrap();
+    let p = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    let cases: [(Vec<String>, &str, String); 5] = [
+        (
+            vec!["--at".into(), "yesterday".into()],
+            "USAGE",
+            "--at".into(),
+        ),
+        (
+            vec!["--trust".into(), p("missing.json")],
+            "IO_ERROR",
+            p("missing.json"),
+        ),
+        (
+            vec!["--trust".into(), p("garbage.json")],
+            "TRUST_LIST_REFUSED",
+            "trust list".into(),
+        ),
+        (
+            vec!["--root".into(), p("garbage.pem")],
+            "ROOT_KEY_INVALID",
+            p("garbage.pem"),
+        ),
+        (
+            vec!["--state".into(), p("state.json")],
+            "STATE_UNREADABLE",
+            p("state.json"),
+        ),
+    ];
+    for (extra, code, names) in cases {
+        let mut args = vec!["verify", "-", "--json"];
+        if !extra.iter().any(|a| a == "--state") {
+            args.push("--no-state");
+        }
+        if !extra.iter().any(|a| a == "--at") {
+            args.extend(["--at", &at]);
+        }
+        args.extend(extra.iter().map(String::as_str));
+        let o = verifier(&args, Some(&text));
+        assert_eq!(o.status.code(), Some(2), "{code}");
+        let v = json(&o);
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert_eq!(v["exit_code"], 2, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&names), "{code}: {message}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(&format!("[{code}]")), "{stderr}");
+    }
+    // The control: the same text with none of those verifies.
+    let o = verifier(
+        &["verify", "-", "--json", "--no-state", "--at", &at],
+        Some(&text),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

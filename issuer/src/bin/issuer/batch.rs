@@ -148,25 +148,32 @@ fn open_input(path: &Path, format: InputFormat) -> Result<InputReader> {
         return Err(Failure::usage("--input must be a file, not standard input")
             .hint("a batch job is resumed by reading the same file again; save the rows to a file first"));
     }
-    let f = File::open(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let f = File::open(path).map_err(|e| Failure::io(path.display(), &e))?;
     InputReader::new(Box::new(f), format, path).map_err(batch_failure)
 }
 
 fn batch_failure(e: BatchError) -> Failure {
-    let hint = match &e {
-        BatchError::Locked { .. } => Some("wait for it to finish, or use another --out directory"),
-        BatchError::JobMismatch { .. } => Some("use a new --out directory for another input"),
-        BatchError::SelfCheck { .. } => {
-            Some("nothing of the failing chunk was committed; report this as a bug")
-        }
-        BatchError::Input { .. } => Some("check the file's format (--format)"),
-        _ => Some("fix the cause and run the same command again: the job resumes where it stopped"),
+    let resume = "fix the cause and run the same command again: the job resumes where it stopped";
+    let (code, hint) = match &e {
+        BatchError::Io { .. } => ("IO_ERROR", resume),
+        BatchError::Input { .. } => ("INPUT_FORMAT", "check the file's format (--format)"),
+        BatchError::JobMismatch { .. } => (
+            "JOB_MISMATCH",
+            "use a new --out directory for another input",
+        ),
+        BatchError::Locked { .. } => (
+            "OUTPUT_LOCKED",
+            "wait for it to finish, or use another --out directory",
+        ),
+        BatchError::Ledger(l) => (commands::ledger_code(l), resume),
+        BatchError::Lifecycle { source, .. } => (source.code(), resume),
+        BatchError::SelfCheck { .. } => (
+            "SELF_CHECK_FAILED",
+            "nothing of the failing chunk was committed; report this as a bug",
+        ),
+        BatchError::Render { .. } => ("RENDER_FAILED", resume),
     };
-    Failure {
-        message: e.to_string(),
-        hint: hint.map(str::to_owned),
-        exit: 2,
-    }
+    Failure::new(code, e.to_string()).hint(hint)
 }
 
 /// Counts the input's rows for the progress bar (newlines; the CSV header excluded).
@@ -290,7 +297,7 @@ fn tune_ledger(ledger: &mut SqliteLedger) -> Result<()> {
     c.pragma_update(None, "synchronous", "FULL")
         .and_then(|()| c.pragma_update(None, "cache_size", -65_536))
         .and_then(|()| c.pragma_update(None, "wal_autocheckpoint", 8192))
-        .map_err(|e| Failure::usage(format!("ledger: {e}")))
+        .map_err(|e| Failure::new("LEDGER_ERROR", format!("ledger: {e}")))
 }
 
 /// How much lower than the ledger thread the rendering threads run (nice increment, Linux).
@@ -458,11 +465,11 @@ pub fn demo_data(a: &DemoDataArgs) -> Result<ExitCode> {
         match demo_data::write(&opts, &mut o).and_then(|l| o.flush().map(|()| l)) {
             Ok(l) => l,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-            Err(e) => return Err(Failure::usage(format!("stdout: {e}"))),
+            Err(e) => return Err(Failure::io("stdout", &e)),
         }
     } else {
         let mut buf = Vec::new();
-        let l = demo_data::write(&opts, &mut buf).map_err(|e| Failure::usage(e.to_string()))?;
+        let l = demo_data::write(&opts, &mut buf).map_err(|e| Failure::io(a.out.display(), &e))?;
         commands::write_output(&a.out, &buf, a.force)?;
         l
     };

@@ -177,8 +177,11 @@ fn output_format(out: &Path, force: bool) -> Result<Format> {
         }
     };
     if !force && out.exists() {
-        return Err(Failure::usage(format!("{}: exists already", out.display()))
-            .hint("pass --force to replace it"));
+        return Err(Failure::new(
+            "OUTPUT_EXISTS",
+            format!("{}: exists already", out.display()),
+        )
+        .hint("pass --force to replace it"));
     }
     Ok(format)
 }
@@ -229,7 +232,7 @@ fn trust_list(k: &KeyArgs) -> Result<TrustList> {
         None => demo::TRUST_LIST.as_bytes().to_vec(),
     };
     TrustList::verify(&doc, &root).map_err(|e| {
-        Failure::usage(format!("trust list refused: {e}"))
+        Failure::new("TRUST_LIST_REFUSED", format!("trust list refused: {e}"))
             .hint("pass --trust FILE signed by the root given with --root KEY")
     })
 }
@@ -237,7 +240,7 @@ fn trust_list(k: &KeyArgs) -> Result<TrustList> {
 /// Verifies the current credential as a verifier would, and says whether its key is TEST-ONLY.
 fn verify(text: &str, trust: &TrustList, now: DateTime<Utc>) -> Result<bool> {
     selfcheck::verify_text(text, trust, now).map_err(|e| {
-        Failure::usage(format!("{e}; no card was recorded")).hint(
+        Failure::new("SELF_CHECK_FAILED", format!("{e}; no card was recorded")).hint(
             "`issuer show SERIAL` prints the permit's state; an overdue endorsement suspends it",
         )
     })?;

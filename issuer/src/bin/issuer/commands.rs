@@ -24,20 +24,55 @@ use crate::cli::{
     StatusCommand, TrustCommand,
 };
 
-/// A failed command: message, optional hint, exit code.
+/// A failed command: a stable reason code, a message naming what and where, an optional hint,
+/// the exit code. `main` prints it on stderr, and with `--json` also as one JSON object on stdout
+/// (README, "Errors").
 pub struct Failure {
+    /// Stable, UPPER_SNAKE_CASE: scripts match on it, never on the message.
+    pub code: &'static str,
     pub message: String,
     pub hint: Option<String>,
     pub exit: u8,
+    /// The fields at fault, when the failure is about a record's fields (each with its own code).
+    pub problems: Vec<Problem>,
+}
+
+/// One field at fault.
+#[derive(Serialize)]
+pub struct Problem {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<&permit_shared::applicant::FieldError> for Problem {
+    fn from(e: &permit_shared::applicant::FieldError) -> Problem {
+        Problem {
+            field: e.field.clone(),
+            code: e.code,
+            message: e.message.clone(),
+        }
+    }
 }
 
 impl Failure {
-    pub fn usage(message: impl Into<String>) -> Failure {
+    /// Exit 2 with a given code.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Failure {
         Failure {
+            code,
             message: message.into(),
             hint: None,
             exit: 2,
+            problems: Vec::new(),
         }
+    }
+    /// A flag, argument or option value the command cannot use (`USAGE`, exit 2).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure::new("USAGE", message)
+    }
+    /// A file (or stream) that could not be opened, read or written (`IO_ERROR`, exit 2).
+    pub fn io(what: impl std::fmt::Display, e: &std::io::Error) -> Failure {
+        Failure::new("IO_ERROR", format!("{what}: {e}"))
     }
     pub fn hint(mut self, h: impl Into<String>) -> Failure {
         self.hint = Some(h.into());
@@ -47,30 +82,47 @@ impl Failure {
 
 impl From<keyfile::KeyFileError> for Failure {
     fn from(e: keyfile::KeyFileError) -> Failure {
-        let hint = match &e {
-            keyfile::KeyFileError::Exists { .. } => {
-                Some("choose another --out directory or --name; key files are never overwritten")
-            }
-            _ => None,
+        use keyfile::KeyFileError as K;
+        let (code, hint) = match &e {
+            K::Io { .. } => ("KEY_FILE_UNREADABLE", None),
+            K::TooOpen { .. } => ("KEY_FILE_TOO_OPEN", None),
+            K::Exists { .. } => (
+                "KEY_FILE_EXISTS",
+                Some("choose another --out directory or --name; key files are never overwritten"),
+            ),
+            K::TooLarge { .. } => ("KEY_FILE_TOO_LARGE", None),
+            K::Key { .. } => ("KEY_INVALID", None),
+            K::Random(_) => ("NO_RANDOMNESS", None),
         };
         Failure {
-            message: e.to_string(),
             hint: hint.map(str::to_owned),
-            exit: 2,
+            ..Failure::new(code, e.to_string())
         }
+    }
+}
+
+/// The reason code of a ledger failure.
+pub fn ledger_code(e: &LedgerError) -> &'static str {
+    match e {
+        LedgerError::Db { .. } => "LEDGER_ERROR",
+        LedgerError::Conflict(_) => "LEDGER_CONFLICT",
+        LedgerError::Damaged(_) => "LEDGER_DAMAGED",
     }
 }
 
 impl From<LedgerError> for Failure {
     fn from(e: LedgerError) -> Failure {
-        Failure::usage(e.to_string())
+        Failure::new(ledger_code(&e), e.to_string())
     }
 }
 
 impl From<LifecycleError> for Failure {
     fn from(e: LifecycleError) -> Failure {
+        if let LifecycleError::Ledger(l) = e {
+            return l.into();
+        }
         let exit = match &e {
-            LifecycleError::Ledger(_) | LifecycleError::Random(_) => 2,
+            LifecycleError::Random(_) => 2,
             LifecycleError::NotFound { .. } => 2,
             _ => 1,
         };
@@ -83,10 +135,15 @@ impl From<LifecycleError> for Failure {
             }
             _ => None,
         };
+        let problems = match &e {
+            LifecycleError::Invalid(v) => v.iter().map(Problem::from).collect(),
+            _ => Vec::new(),
+        };
         Failure {
-            message: format!("{e} [{}]", e.code()),
             hint,
             exit,
+            problems,
+            ..Failure::new(e.code(), e.to_string())
         }
     }
 }
@@ -174,7 +231,7 @@ pub fn signer(k: &KeyArgs, now: DateTime<Utc>) -> Result<Signer> {
         None => demo::TRUST_LIST.as_bytes().to_vec(),
     };
     let trust = TrustList::verify(&doc, &root).map_err(|e| {
-        Failure::usage(format!("trust list refused: {e}"))
+        Failure::new("TRUST_LIST_REFUSED", format!("trust list refused: {e}"))
             .hint("pass --trust FILE signed by the root given with --root KEY")
     })?;
     let kid = key.public().id();
@@ -245,7 +302,8 @@ fn render_checked(
         .side_px(&m)
         .map_err(|e| Failure::usage(e.to_string()))?;
     let fail = |e: selfcheck::SelfCheckError| {
-        Failure::usage(e.to_string()).hint("nothing was written; report this as a bug")
+        Failure::new("SELF_CHECK_FAILED", e.to_string())
+            .hint("nothing was written; report this as a bug")
     };
     let png = render::to_png(&m, &opts).map_err(|e| Failure::usage(e.to_string()))?;
     selfcheck::check_image(&png, text, trust, now).map_err(fail)?;
@@ -300,8 +358,11 @@ fn emit(r: &Rendered, out: &Path, force: bool) -> Result<()> {
 
 fn check_output(out: &Path, force: bool) -> Result<()> {
     if out.as_os_str() != "-" && !force && out.exists() {
-        return Err(Failure::usage(format!("{}: exists already", out.display()))
-            .hint("pass --force to replace it"));
+        return Err(Failure::new(
+            "OUTPUT_EXISTS",
+            format!("{}: exists already", out.display()),
+        )
+        .hint("pass --force to replace it"));
     }
     Ok(())
 }
@@ -388,9 +449,10 @@ fn print_applied(cli: &Cli, a: &Applied) -> Result<()> {
 fn read_applicant(p: &Path) -> Result<RawApplicant> {
     let bytes = read_small(p, permit_shared::applicant::MAX_RECORD_BYTES as u64)?;
     RawApplicant::from_json(&bytes).map_err(|e| Failure {
-        message: format!("{}: {e} [{}]", p.display(), e.code),
         hint: Some("the applicant record is one JSON object with the fields of the README".into()),
         exit: 1,
+        problems: vec![Problem::from(&e)],
+        ..Failure::new(e.code, format!("{}: {e}", p.display()))
     })
 }
 
@@ -837,33 +899,36 @@ pub fn card_kind(k: CardKindArg) -> CardKind {
 
 /// Reads a small input file with a size cap.
 pub fn read_small(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(|e| Failure::io(path.display(), &e))?;
     if meta.len() > cap {
-        return Err(Failure::usage(format!(
-            "{}: {} bytes, more than the limit of {cap}",
-            path.display(),
-            meta.len()
-        )));
+        return Err(Failure::new(
+            "FILE_TOO_LARGE",
+            format!(
+                "{}: {} bytes, more than the limit of {cap}",
+                path.display(),
+                meta.len()
+            ),
+        ));
     }
-    std::fs::read(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Failure::io(path.display(), &e))
 }
 
 /// Writes an output file atomically (temporary file + rename); refuses to replace an existing
 /// file unless `force`.
 pub fn write_output(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     if !force && path.exists() {
-        return Err(
-            Failure::usage(format!("{}: exists already", path.display()))
-                .hint("pass --force to replace it"),
-        );
+        return Err(Failure::new(
+            "OUTPUT_EXISTS",
+            format!("{}: exists already", path.display()),
+        )
+        .hint("pass --force to replace it"));
     }
     let tmp: PathBuf = {
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".tmp-{}", std::process::id()));
         path.with_file_name(name)
     };
-    let io = |e: std::io::Error| Failure::usage(format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| Failure::io(path.display(), &e);
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

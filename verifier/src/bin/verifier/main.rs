@@ -1,5 +1,7 @@
 //! `verifier`: wires the command line to the library. Exit codes: 0 valid, 1 invalid, 2 usage or
-//! input error, 3 indeterminate. Results go to stdout, diagnostics to stderr.
+//! input error, 3 indeterminate. Results go to stdout, diagnostics to stderr. An error that stops
+//! the whole run (not one input's verdict) has a stable reason code: on stderr, and with `--json`
+//! also as one JSON object on stdout.
 
 mod cli;
 
@@ -21,20 +23,34 @@ use permit_verifier::verify::{self, ClockSource};
 
 use cli::{Cli, Command, VerifyArgs};
 
+/// An error that stops the run: a stable reason code, a message naming what and where, a hint.
 struct Failure {
+    code: &'static str,
     message: String,
     hint: Option<String>,
 }
 
+/// A flag or argument the command cannot use (`USAGE`).
 fn fail(message: impl Into<String>) -> Failure {
+    fail_with("USAGE", message)
+}
+
+fn fail_with(code: &'static str, message: impl Into<String>) -> Failure {
     Failure {
+        code,
         message: message.into(),
         hint: None,
     }
 }
 
+/// A file or stream that could not be read or written (`IO_ERROR`).
+fn io_fail(what: impl std::fmt::Display, e: &std::io::Error) -> Failure {
+    fail_with("IO_ERROR", format!("{what}: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = matches!(&cli.command, Command::Verify(a) if a.json);
     let r = match cli.command {
         Command::Verify(a) => run_verify(&a),
         Command::Decode { image } => run_decode(&image),
@@ -42,9 +58,16 @@ fn main() -> ExitCode {
     match r {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
-            if let Some(h) = f.hint {
+            eprintln!("error: {} [{}]", f.message, f.code);
+            if let Some(h) = &f.hint {
                 eprintln!("hint: {h}");
+            }
+            if json {
+                let v = serde_json::json!({
+                    "error": { "code": f.code, "message": f.message, "hint": f.hint },
+                    "exit_code": 2,
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             ExitCode::from(2)
         }
@@ -52,15 +75,18 @@ fn main() -> ExitCode {
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, Failure> {
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(|e| io_fail(path.display(), &e))?;
     if meta.len() > cap {
-        return Err(fail(format!(
-            "{}: {} bytes, more than the limit of {cap}",
-            path.display(),
-            meta.len()
-        )));
+        return Err(fail_with(
+            "FILE_TOO_LARGE",
+            format!(
+                "{}: {} bytes, more than the limit of {cap}",
+                path.display(),
+                meta.len()
+            ),
+        ));
     }
-    std::fs::read(path).map_err(|e| fail(format!("{}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| io_fail(path.display(), &e))
 }
 
 fn run_decode(image: &Path) -> Result<u8, Failure> {
@@ -85,7 +111,8 @@ fn run_decode(image: &Path) -> Result<u8, Failure> {
 
 fn load_root(a: &VerifyArgs) -> Result<PublicKey, Failure> {
     match &a.root {
-        None => demo::root().map_err(|e| fail(format!("embedded demo root: {e}"))),
+        None => demo::root()
+            .map_err(|e| fail_with("ROOT_KEY_INVALID", format!("embedded demo root: {e}"))),
         Some(p) => {
             let bytes = read_capped(p, 64 * 1024)?;
             let text = String::from_utf8_lossy(&bytes);
@@ -97,7 +124,7 @@ fn load_root(a: &VerifyArgs) -> Result<PublicKey, Failure> {
                 let body = text.find("-----BEGIN").map_or(&*text, |i| &text[i..]);
                 PublicKey::from_pem(body).map_err(|e| e.to_string())
             };
-            r.map_err(|e| fail(format!("{}: {e}", p.display())))
+            r.map_err(|e| fail_with("ROOT_KEY_INVALID", format!("{}: {e}", p.display())))
         }
     }
 }
@@ -131,11 +158,11 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<Item>, Failure> {
                 .lock()
                 .take(4 * 1024 * 1024)
                 .read_to_end(&mut buf)
-                .map_err(|e| fail(format!("stdin: {e}")))?;
+                .map_err(|e| io_fail("stdin", &e))?;
             if image::guess_format(&buf).is_ok() {
                 let tmp =
                     std::env::temp_dir().join(format!("verifier-stdin-{}", std::process::id()));
-                std::fs::write(&tmp, &buf).map_err(|e| fail(format!("stdin: {e}")))?;
+                std::fs::write(&tmp, &buf).map_err(|e| io_fail("stdin", &e))?;
                 items.push(Item::File(tmp));
                 continue;
             }
@@ -164,7 +191,7 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<Item>, Failure> {
             }
         } else if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| fail(format!("{}: {e}", p.display())))?
+                .map_err(|e| io_fail(p.display(), &e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file())
                 .collect();
@@ -203,7 +230,7 @@ fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
     };
     let state_file = state_path(a);
     let state = match &state_file {
-        Some(p) => State::load(p).map_err(|e| fail(e.to_string()))?,
+        Some(p) => State::load(p).map_err(|e| fail_with("STATE_UNREADABLE", e.to_string()))?,
         None => State::default(),
     };
     let status_doc = match &a.status {
@@ -223,6 +250,7 @@ fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
         status_grace: Duration::hours(i64::from(a.status_grace_hours)),
     })
     .map_err(|e| Failure {
+        code: "TRUST_LIST_REFUSED",
         message: format!("trust list refused: {e}"),
         hint: Some(
             "pass the trust list signed by the root you pin (--trust FILE --root KEY)".into(),
