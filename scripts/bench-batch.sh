@@ -18,11 +18,12 @@
 #    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it; the
 #    same against the parts' CPU time (the measuring thread's CPU clock: without the part's
 #    waits for the disk, which the job overlaps with other work);
-# 5. the Python reference (scripts/bench_batch_reference.py: PyNaCl, cbor2, segno, sqlite3) on
+# 5. scaling: one more end-to-end run pinned to one core with taskset (BENCH_ONE_CORE=0 skips it);
+# 6. the Python reference (scripts/bench_batch_reference.py: PyNaCl, cbor2, segno, sqlite3) on
 #    the first BENCH_PY_ROWS of the same applicants (default 1 000: it is slow);
-# 6. prints a summary table (also written to $BENCH_KEEP/summary.txt when BENCH_KEEP is set).
+# 7. prints a summary table (also written to $BENCH_KEEP/summary.txt when BENCH_KEEP is set).
 #
-# Environment: BENCH_ROWS, BENCH_RUNS, BENCH_PART_ROWS, BENCH_PY_ROWS, BENCH_TMP (parent of the temporary
+# Environment: BENCH_ROWS, BENCH_RUNS, BENCH_PART_ROWS, BENCH_PY_ROWS, BENCH_ONE_CORE, BENCH_TMP (parent of the temporary
 # directory, default /var/tmp), BENCH_KEEP=DIR (copy the JSON results and the summary there),
 # GENERATE_PY (path of generate.py), CARGO_TARGET_DIR (honoured).
 #
@@ -108,6 +109,21 @@ for i in $(seq 1 "$RUNS"); do
     "$BIN" --json bench-parts --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
         --scratch "$WORK/parts$i" > "$WORK/parts-$i.json" 2> "$WORK/parts-$i.stderr.txt"
 done
+
+# Scaling: the same job pinned to one core (the job sizes its thread pool from the CPUs it may
+# run on), against the runs above on all of them.
+if [ "${BENCH_ONE_CORE:-1}" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null; then
+    echo "== end to end on one core (taskset -c 0): issuer batch, $ROWS applicants"
+    mkdir -p "$WORK/one"
+    /usr/bin/time -v -o "$WORK/time-one.txt" taskset -c 0 "$BIN" --ledger "$WORK/one/ledger.sqlite3" \
+        --json batch --input "$WORK/applicants.jsonl" --out "$WORK/one/out" --quiet \
+        > "$WORK/batch-one.json" 2> "$WORK/batch-one.stderr.txt"
+    LINES=$(wc -l < "$WORK/one/out/manifest.jsonl")
+    if [ "$LINES" -ne "$ROWS" ]; then
+        echo "bench-batch: the one-core run left $LINES manifest lines, expected $ROWS" >&2
+        exit 1
+    fi
+fi
 
 echo "== Python reference, $PY_ROWS applicants"
 head -n "$PY_ROWS" "$WORK/applicants.jsonl" > "$WORK/py-applicants.jsonl"
@@ -215,6 +231,13 @@ if batch["cpu_fraction"] is not None:
     print(f"| the parts' CPU time alone on {cores} cores ({cores} / CPU sum) | {1e6 * cores / parts['sum_cpu_us_per_row']:.0f} |")
     print(f"| end to end (run {batch['n']}) against it | {pct(batch['cpu_fraction'])} |")
 print(f"| end to end, slowest and fastest of the {runs} runs | {by_rate[0]['permits_per_second']:.0f}, {by_rate[-1]['permits_per_second']:.0f} |")
+import os
+if os.path.exists(f"{work}/batch-one.json"):
+    one = json.load(open(f"{work}/batch-one.json"))["permits_per_second"]
+    rates = sorted(r["permits_per_second"] for r in all_runs)
+    median_rate = rates[(len(rates) - 1) // 2]
+    print(f"| end to end pinned to one core (`taskset -c 0`) | {one:.0f} |")
+    print(f"| scaling: the median rate of the {runs} runs on {cores} cores ({median_rate:.0f}) ÷ one core | {median_rate / one:.2f}× |")
 print(f"| serial part alone (input + ledger, one thread) bounds the job at | {parts['serial_bound_permits_per_second']:.0f} |")
 print(f"| Python reference (PyNaCl + cbor2 + segno + sqlite3, 1 thread, {py['rows']} rows, "
       f"QR versions {py['qr_versions']}) | {py['permits_per_second']:.1f} |")
