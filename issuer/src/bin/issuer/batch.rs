@@ -213,9 +213,15 @@ impl Progress {
                 indicatif::ProgressDrawTarget::stderr_with_hz(4),
             );
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  {rate}  ETA {eta}  {msg}",
             ) {
-                b.set_style(style);
+                // Whole rows a second (indicatif's own `per_sec` prints four decimals).
+                b.set_style(style.with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} rows/s", s.per_sec());
+                    },
+                ));
             }
             b
         });
