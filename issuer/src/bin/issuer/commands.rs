@@ -84,7 +84,7 @@ impl From<keyfile::KeyFileError> for Failure {
     fn from(e: keyfile::KeyFileError) -> Failure {
         use keyfile::KeyFileError as K;
         let (code, hint) = match &e {
-            K::Io { .. } => ("KEY_FILE_UNREADABLE", None),
+            K::Io { .. } => ("KEY_FILE_IO", None),
             K::TooOpen { .. } => ("KEY_FILE_TOO_OPEN", None),
             K::Exists { .. } => (
                 "KEY_FILE_EXISTS",
