@@ -298,6 +298,11 @@ fn conflicts_duplicates_and_rows_without_ref() {
     let e = summary(&out);
     assert_eq!(e["error"]["code"], "JOB_MISMATCH", "{e}");
     assert_eq!(e["exit_code"], 2, "{e}");
+    // Nothing was committed by this run before the error.
+    assert_eq!(
+        e["error"]["details"]["committed_before_the_error"]["issued"], 0,
+        "{e}"
+    );
 }
 
 /// Errors that stop the job (not a row) exit 2 with a stable reason code, on stderr and, with

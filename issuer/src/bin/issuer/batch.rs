@@ -203,6 +203,8 @@ struct Progress {
     last_line: Instant,
     total: Option<u64>,
     quiet: bool,
+    /// The counts after the last committed chunk (what survives a job-level error).
+    committed: batch::Summary,
 }
 
 impl Progress {
@@ -231,10 +233,12 @@ impl Progress {
             last_line: Instant::now(),
             total,
             quiet,
+            committed: batch::Summary::default(),
         }
     }
 
     fn update(&mut self, s: &batch::Summary) {
+        self.committed = s.clone();
         if let Some(b) = &self.bar {
             b.set_position(s.rows);
             b.set_message(format!(
@@ -395,7 +399,25 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let result = batch::run(&mut ledger, &mut input, &opts, &mut |s| progress.update(s));
     progress.finish();
-    let summary = result.map_err(batch_failure)?;
+    let summary = result.map_err(|e| {
+        // What this run committed before the error stays committed; say how much.
+        let c = &progress.committed;
+        let mut f = batch_failure(e);
+        if c.issued + c.rejected + c.already_done > 0 {
+            f.message.push_str(&format!(
+                " (before it, this run committed {} permits and {} rejected rows; {} rows were done already)",
+                c.issued, c.rejected, c.already_done
+            ));
+        }
+        f.details = Some(serde_json::json!({ "committed_before_the_error": {
+            "issued": c.issued,
+            "resumed": c.resumed,
+            "rejected": c.rejected,
+            "already_done": c.already_done,
+            "files_restored": c.files_restored,
+        }}));
+        f
+    })?;
     let secs = started.elapsed().as_secs_f64();
     let report = BatchReport {
         summary: &summary,

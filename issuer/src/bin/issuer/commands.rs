@@ -35,6 +35,8 @@ pub struct Failure {
     pub exit: u8,
     /// The fields at fault, when the failure is about a record's fields (each with its own code).
     pub problems: Vec<Problem>,
+    /// Command-specific facts about the failure (`issuer batch`: what this run had committed).
+    pub details: Option<serde_json::Value>,
 }
 
 /// One field at fault.
@@ -64,6 +66,7 @@ impl Failure {
             hint: None,
             exit: 2,
             problems: Vec::new(),
+            details: None,
         }
     }
     /// A flag, argument or option value the command cannot use (`USAGE`, exit 2).
