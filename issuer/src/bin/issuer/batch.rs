@@ -409,13 +409,13 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
                 c.issued, c.rejected, c.already_done
             ));
         }
-        f.details = Some(serde_json::json!({ "committed_before_the_error": {
+        f.details = Some(Box::new(serde_json::json!({ "committed_before_the_error": {
             "issued": c.issued,
             "resumed": c.resumed,
             "rejected": c.rejected,
             "already_done": c.already_done,
             "files_restored": c.files_restored,
-        }}));
+        }})));
         f
     })?;
     let secs = started.elapsed().as_secs_f64();

@@ -36,7 +36,7 @@ pub struct Failure {
     /// The fields at fault, when the failure is about a record's fields (each with its own code).
     pub problems: Vec<Problem>,
     /// Command-specific facts about the failure (`issuer batch`: what this run had committed).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 /// One field at fault.

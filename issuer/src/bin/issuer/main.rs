@@ -30,7 +30,7 @@ fn main() -> ExitCode {
                     v["error"]["problems"] = serde_json::json!(e.problems);
                 }
                 if let Some(d) = &e.details {
-                    v["error"]["details"] = d.clone();
+                    v["error"]["details"] = (**d).clone();
                 }
                 // Best effort: the error is on stderr and in the exit code already.
                 let _ = commands::print_json(&v);
