@@ -105,6 +105,26 @@ fn command_errors_have_stable_codes() {
         run.1
     );
 
+    // Settings: an unknown key in --config.
+    std::fs::write(d.join("settings.json"), br#"{"validity_yeers": 3}"#).unwrap();
+    assert_error(
+        &issuer(
+            d,
+            &[
+                "--config",
+                "settings.json",
+                "issue",
+                "--applicant",
+                example,
+                "--out",
+                "p.png",
+            ],
+        ),
+        2,
+        "CONFIG_INVALID",
+        "validity_yeers",
+    );
+
     // The ledger: an unknown serial.
     assert_error(
         &issuer(d, &["show", "440100000001"]),

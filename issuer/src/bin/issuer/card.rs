@@ -92,11 +92,7 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         Some(_) => Some(trust_list(&a.keys)?),
         None => None,
     };
-    let settings = match &cli.config {
-        None => permit_issuer::settings::Settings::default(),
-        Some(p) => permit_issuer::settings::Settings::from_json(&commands::read_small(p, 1 << 20)?)
-            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?,
-    };
+    let settings = commands::settings(cli)?;
     let key = permit_issuer::demo::issuer_key().map_err(|e| Failure::usage(e.to_string()))?;
     let actor = cli.actor.clone().unwrap_or_else(|| "operator".into());
     let office = Office {

@@ -174,7 +174,7 @@ pub fn settings(cli: &Cli) -> Result<Settings> {
     match &cli.config {
         None => Ok(Settings::default()),
         Some(p) => Settings::from_json(&read_small(p, 1024 * 1024)?)
-            .map_err(|e| Failure::usage(format!("{}: {e}", p.display()))),
+            .map_err(|e| Failure::new("CONFIG_INVALID", format!("{}: {e}", p.display()))),
     }
 }
 
