@@ -98,12 +98,22 @@ fn command_errors_have_stable_codes() {
     );
     std::fs::write(d.join("bad.json"), b"{not json").unwrap();
     let run = issuer(d, &["issue", "--applicant", "bad.json", "--out", "p.png"]);
-    assert_error(&run, 1, "BAD_JSON", "bad.json");
+    assert_error(&run, 1, "INVALID_APPLICANT", "bad.json");
     assert_eq!(
         run.1["error"]["problems"][0]["code"], "BAD_JSON",
         "{}",
         run.1
     );
+
+    // A command line that does not parse: clap's message, and the JSON object with --json.
+    let (status, v, stderr) = issuer(d, &["issue", "--applicant", example, "--ecc", "Z"]);
+    assert_eq!(status, 2, "{v} {stderr}");
+    assert_eq!(v["error"]["code"], "USAGE", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("--ecc"),
+        "{v}"
+    );
+    assert!(stderr.contains("possible values"), "{stderr}");
 
     // Settings: an unknown key in --config.
     std::fs::write(d.join("settings.json"), br#"{"validity_yeers": 3}"#).unwrap();

@@ -113,8 +113,48 @@ codes! {
     TestCredential = "TEST_CREDENTIAL", Policy, Warning, "Signed with a TEST-ONLY key or marked as test data: not a real permit.";
 }
 
+/// The JSON object both command-line tools print on stdout (with `--json`) for an error that
+/// stops a command, as opposed to a verdict on one input:
+/// `{"error": {"code", "message", "hint"}, "exit_code"}`. Callers may add fields under `error`.
+pub fn command_error_json(
+    code: &str,
+    message: &str,
+    hint: Option<&str>,
+    exit_code: u8,
+) -> serde_json::Value {
+    serde_json::json!({
+        "error": { "code": code, "message": message, "hint": hint },
+        "exit_code": exit_code,
+    })
+}
+
+/// [`command_error_json`] with code `USAGE` for a command line the parser refused, from the
+/// parser's rendered message (its first line, without the `error: ` prefix).
+pub fn usage_error_json(rendered: &str, hint: &str, exit_code: u8) -> serde_json::Value {
+    let first = rendered.lines().next().unwrap_or_default();
+    command_error_json(
+        "USAGE",
+        first.trim_start_matches("error: "),
+        Some(hint),
+        exit_code,
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn usage_error_json_keeps_the_first_line_without_its_prefix() {
+        let v = super::usage_error_json(
+            "error: unexpected argument '--x' found\n\nUsage: verifier verify <INPUT>...\n",
+            "see --help",
+            2,
+        );
+        assert_eq!(v["error"]["code"], "USAGE");
+        assert_eq!(v["error"]["message"], "unexpected argument '--x' found");
+        assert_eq!(v["error"]["hint"], "see --help");
+        assert_eq!(v["exit_code"], 2);
+    }
+
     use super::*;
 
     #[test]

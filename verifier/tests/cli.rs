@@ -371,6 +371,18 @@ fn run_level_errors_have_stable_codes() {
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(stderr.contains(&format!("[{code}]")), "{stderr}");
     }
+    // A command line that does not parse: clap's message, and the JSON object with --json.
+    let o = verifier(&["verify", "-", "--json", "--no-such-flag"], Some(&text));
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["error"]["code"], "USAGE", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--no-such-flag"),
+        "{v}"
+    );
     // The control: the same text with none of those verifies.
     let o = verifier(
         &["verify", "-", "--json", "--no-state", "--at", &at],

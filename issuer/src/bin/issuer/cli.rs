@@ -356,7 +356,9 @@ pub struct TrustBuildArgs {
     /// A key entry (`*.trust-entry.json` from `keys generate`); repeat for several keys.
     #[arg(long = "entry", value_name = "FILE", required = true)]
     pub entries: Vec<PathBuf>,
-    /// Sequence number; must be higher than every list published before.
+    /// Sequence number: give each new list a higher one than every list published before
+    /// (verifiers that have seen a list refuse one with a lower number as a rollback; this
+    /// command does not know what was published).
     #[arg(long)]
     pub sequence: u64,
     /// Validity of the list in days, from now.

@@ -121,9 +121,17 @@ impl From<LedgerError> for Failure {
 
 impl From<LifecycleError> for Failure {
     fn from(e: LifecycleError) -> Failure {
-        if let LifecycleError::Ledger(l) = e {
-            return l.into();
-        }
+        let e = match e {
+            LifecycleError::Ledger(l) => return l.into(),
+            // The code goes beside the message (`main` prints it), not into it twice.
+            LifecycleError::Refused { code, message } => {
+                return Failure {
+                    exit: 1,
+                    ..Failure::new(code, message)
+                };
+            }
+            e => e,
+        };
         let exit = match &e {
             LifecycleError::Random(_) => 2,
             LifecycleError::NotFound { .. } => 2,
@@ -451,11 +459,13 @@ fn print_applied(cli: &Cli, a: &Applied) -> Result<()> {
 
 fn read_applicant(p: &Path) -> Result<RawApplicant> {
     let bytes = read_small(p, permit_shared::applicant::MAX_RECORD_BYTES as u64)?;
+    // The same code as a record that parses but does not validate; the field's own code is in
+    // `problems`.
     RawApplicant::from_json(&bytes).map_err(|e| Failure {
         hint: Some("the applicant record is one JSON object with the fields of the README".into()),
         exit: 1,
         problems: vec![Problem::from(&e)],
-        ..Failure::new(e.code, format!("{}: {e}", p.display()))
+        ..Failure::new("INVALID_APPLICANT", format!("{}: {e}", p.display()))
     })
 }
 

@@ -10,9 +10,13 @@ mod commands;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
     let json = cli.json;
     match commands::run(cli) {
         Ok(code) => code,
@@ -22,10 +26,12 @@ fn main() -> ExitCode {
                 eprintln!("hint: {h}");
             }
             if json {
-                let mut v = serde_json::json!({
-                    "error": { "code": e.code, "message": e.message, "hint": e.hint },
-                    "exit_code": e.exit,
-                });
+                let mut v = permit_shared::reason::command_error_json(
+                    e.code,
+                    &e.message,
+                    e.hint.as_deref(),
+                    e.exit,
+                );
                 if !e.problems.is_empty() {
                     v["error"]["problems"] = serde_json::json!(e.problems);
                 }
@@ -38,4 +44,19 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit)
         }
     }
+}
+
+/// A command line clap could not parse: clap's own message on stderr (exit 2), and with `--json`
+/// anywhere on the line also the JSON error object (`USAGE`) on stdout. Help and version requests
+/// print as usual (exit 0).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if !help && std::env::args_os().any(|a| a == "--json") {
+        let v =
+            permit_shared::reason::usage_error_json(&e.to_string(), "see `issuer --help`", code);
+        let _ = commands::print_json(&v);
+    }
+    let _ = e.print();
+    ExitCode::from(code)
 }

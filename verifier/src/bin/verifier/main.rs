@@ -49,7 +49,10 @@ fn io_fail(what: impl std::fmt::Display, e: &std::io::Error) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
     let json = matches!(&cli.command, Command::Verify(a) if a.json);
     let r = match cli.command {
         Command::Verify(a) => run_verify(&a),
@@ -63,15 +66,38 @@ fn main() -> ExitCode {
                 eprintln!("hint: {h}");
             }
             if json {
-                let v = serde_json::json!({
-                    "error": { "code": f.code, "message": f.message, "hint": f.hint },
-                    "exit_code": 2,
-                });
+                let v = permit_shared::reason::command_error_json(
+                    f.code,
+                    &f.message,
+                    f.hint.as_deref(),
+                    2,
+                );
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             ExitCode::from(2)
         }
     }
+}
+
+/// A command line clap could not parse: clap's own message on stderr (exit 2), and with `--json`
+/// anywhere on the line also the JSON error object (`USAGE`) on stdout. Help and version requests
+/// print as usual (exit 0).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    let help = matches!(
+        e.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    );
+    if !help && std::env::args_os().any(|a| a == "--json") {
+        let v = permit_shared::reason::usage_error_json(
+            &e.to_string(),
+            "see `verifier verify --help`",
+            code,
+        );
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    let _ = e.print();
+    ExitCode::from(code)
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, Failure> {
@@ -103,7 +129,7 @@ fn run_decode(image: &Path) -> Result<u8, Failure> {
             Ok(0)
         }
         Err(e) => {
-            eprintln!("error: {}: {} ({})", image.display(), e, e.code());
+            eprintln!("error: {}: {} [{}]", image.display(), e, e.code());
             Ok(2)
         }
     }
