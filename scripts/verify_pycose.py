@@ -8,7 +8,7 @@ claims; it does not implement the trust list, status list or the canonical-encod
 
 Exit status 0 when the signature verifies under the key, 1 otherwise.
 """
-import argparse, base64, datetime, hashlib, json, sys
+import argparse, base64, datetime, hashlib, json, re, sys
 
 import cbor2
 from pycose.headers import KID
@@ -20,8 +20,10 @@ DIGITS = [0, 3, 5, 8, 10, 13, 15, 17]  # decimal digits for a group of k bytes
 
 
 def decimal_decode(digits: str) -> bytes:
-    if not digits.isdigit():
-        raise ValueError("not decimal digits")
+    # ASCII digits only: str.isdigit() would also accept other scripts' digits, which int()
+    # reads as the same values, and the mapping would no longer be one-to-one.
+    if not re.fullmatch(r"[0-9]+", digits):
+        raise ValueError("not ASCII decimal digits")
     full, tail = divmod(len(digits), 17)
     if tail not in DIGITS[:7]:
         raise ValueError("impossible digit count")

@@ -1,7 +1,8 @@
 //! Image files (PNG, JPEG, WebP, BMP, GIF, TIFF by content) scanned with low caps; every code
 //! found is verified. Harness: `permit_verifier::fuzzing::image`.
 //!
-//! The scanner catches panics of the decoding crates (reported as `DECODER_PANICKED`), but
+//! The scanner catches panics of the decoding crates (an image codec's as `IMAGE_UNREADABLE`, the
+//! QR decoder's as `DECODER_PANICKED`), but
 //! libFuzzer's panic hook would abort on them before they are caught. This target installs its
 //! own hook instead: a panic located in the product's source (`shared/src`, `verifier/src`)
 //! aborts, caught or not; a panic of the QR decoder crate (rxing) is silent; any other panic

@@ -65,7 +65,9 @@ fn zxing_cpp_reads_the_same_text() {
     }
     for ecc in [Ecc::M, Ecc::Q] {
         let (text, _d, p) = issued_png(ecc);
-        let script = "import sys, zxingcpp\nfrom PIL import Image\nfor r in zxingcpp.read_barcodes(Image.open(sys.argv[1])):\n    print(r.text)";
+        // QR codes only: zxing-cpp's 1-D readers occasionally report a phantom Codabar inside a
+        // QR symbol (about 1 image in 300 of ours), which is not a reading of the QR code.
+        let script = "import sys, zxingcpp\nfrom PIL import Image\nfor r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.BarcodeFormat.QRCode):\n    print(r.text)";
         let out = Command::new("python3")
             .args(["-c", script])
             .arg(&p)
