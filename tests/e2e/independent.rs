@@ -123,3 +123,94 @@ fn pycose_verifies_from_the_format_document() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Our mask selection (issuer/src/render.rs) is our own code: every one of the eight masks, at
+/// ECC M and Q, must give a symbol both independent decoders read back exactly. Signs the
+/// example claims with successive serials and versions (so the symbols differ) until each mask
+/// has two symbols at each level, then reads them all with zbarimg and zxing-cpp (QR codes only).
+#[test]
+fn every_mask_is_read_by_zbar_and_zxing() {
+    let zbar = Command::new("zbarimg").arg("--version").output().is_ok();
+    let zxing = Command::new("python3")
+        .args(["-c", "import zxingcpp, PIL"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !zbar || !zxing {
+        skip("zbarimg or the python3 modules zxingcpp and Pillow not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RenderOptions {
+        module_px: 4,
+        ..RenderOptions::default()
+    };
+    let key = permit_issuer::demo::issuer_key().unwrap();
+    let mut claims = permit_shared::example_claims();
+    let mut files: Vec<(std::path::PathBuf, String)> = Vec::new();
+    for ecc in [Ecc::M, Ecc::Q] {
+        let mut per_mask = [0u32; 8];
+        let mut tries = 0u32;
+        while per_mask.iter().any(|n| *n < 2) {
+            tries += 1;
+            assert!(tries <= 20_000, "masks seen at {ecc:?}: {per_mask:?}");
+            claims.permit.serial = 100_000_000_000 + u64::from(tries) * 7919;
+            claims.permit.version = 1 + tries % 5;
+            let text =
+                permit_shared::credential::to_text(&permit_shared::credential::sign(&claims, &key));
+            let m = QrMatrix::encode(&text, ecc).unwrap();
+            let mask = usize::from(m.mask());
+            if per_mask[mask] >= 2 {
+                continue;
+            }
+            per_mask[mask] += 1;
+            let p = dir
+                .path()
+                .join(format!("{ecc:?}-{mask}-{}.png", per_mask[mask]));
+            std::fs::write(&p, render::to_png(&m, &opts).unwrap()).unwrap();
+            files.push((p, text));
+        }
+    }
+
+    // zbarimg: all files in one run, QR codes only; one line per symbol, in file order.
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
+        .args(files.iter().map(|(p, _)| p))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
+    assert_eq!(lines, expected, "zbarimg");
+
+    // zxing-cpp: one process for all files; "name<TAB>text" per symbol.
+    let script = "import sys, zxingcpp\nfrom PIL import Image\nfor f in sys.argv[1:]:\n    for r in zxingcpp.read_barcodes(Image.open(f), formats=zxingcpp.BarcodeFormat.QRCode):\n        print(f + '\\t' + r.text)";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .args(files.iter().map(|(p, _)| p))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Vec<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(f, t)| (f.to_owned(), t.to_owned()))
+        .collect();
+    let expected: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| (p.display().to_string(), t.clone()))
+        .collect();
+    assert_eq!(read, expected, "zxing-cpp");
+}
