@@ -172,45 +172,36 @@ fn every_mask_is_read_by_zbar_and_zxing() {
     }
 
     // zbarimg: all files in one run, QR codes only; one line per symbol, in file order.
-    let out = Command::new("zbarimg")
-        .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
-        .args(files.iter().map(|(p, _)| p))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let paths = files.iter().map(|(p, _)| p);
+    let zbar = stdout_lines(
+        Command::new("zbarimg")
+            .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
+            .args(paths.clone()),
     );
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let expected: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
-    assert_eq!(lines, expected, "zbarimg");
+    let texts: Vec<String> = files.iter().map(|(_, t)| t.clone()).collect();
+    assert_eq!(zbar, texts, "zbarimg");
 
     // zxing-cpp: one process for all files; "name<TAB>text" per symbol.
     let script = "import sys, zxingcpp\nfrom PIL import Image\nfor f in sys.argv[1:]:\n    for r in zxingcpp.read_barcodes(Image.open(f), formats=zxingcpp.BarcodeFormat.QRCode):\n        print(f + '\\t' + r.text)";
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .args(files.iter().map(|(p, _)| p))
-        .output()
-        .unwrap();
+    let zxing = stdout_lines(Command::new("python3").args(["-c", script]).args(paths));
+    let named: Vec<String> = files
+        .iter()
+        .map(|(p, t)| format!("{}\t{t}", p.display()))
+        .collect();
+    assert_eq!(zxing, named, "zxing-cpp");
+}
+
+/// Runs a command that must succeed; its stdout's lines.
+fn stdout_lines(cmd: &mut Command) -> Vec<String> {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let read: Vec<(String, String)> = String::from_utf8(out.stdout)
+    String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(f, t)| (f.to_owned(), t.to_owned()))
-        .collect();
-    let expected: Vec<(String, String)> = files
-        .iter()
-        .map(|(p, t)| (p.display().to_string(), t.clone()))
-        .collect();
-    assert_eq!(read, expected, "zxing-cpp");
+        .map(str::to_owned)
+        .collect()
 }
