@@ -72,7 +72,8 @@ fn main() -> ExitCode {
                     f.hint.as_deref(),
                     2,
                 );
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                // A closed stdout is not worth a panic: the error is on stderr already.
+                let _ = writeln!(std::io::stdout().lock(), "{v:#}");
             }
             ExitCode::from(2)
         }
@@ -94,7 +95,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             "see `verifier verify --help`",
             code,
         );
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let _ = writeln!(std::io::stdout().lock(), "{v:#}");
     }
     let _ = e.print();
     ExitCode::from(code)
