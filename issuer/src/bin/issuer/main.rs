@@ -35,8 +35,8 @@ fn main() -> ExitCode {
                 if !e.problems.is_empty() {
                     v["error"]["problems"] = serde_json::json!(e.problems);
                 }
-                if let Some(d) = &e.details {
-                    v["error"]["details"] = (**d).clone();
+                if let Some(d) = e.details {
+                    v["error"]["details"] = *d;
                 }
                 // Best effort: the error is on stderr and in the exit code already.
                 let _ = commands::print_json(&v);
