@@ -136,7 +136,7 @@ python3 "$ROOT/scripts/bench_batch_reference.py" --input "$WORK/py-applicants.js
 uptime | tee "$WORK/load_after.txt"
 
 python3 - "$WORK" "$ROWS" "$RUNS" <<'EOF' | tee "$WORK/summary.txt"
-import json, re, sys
+import json, os, re, sys
 work, rows, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 py = json.load(open(f"{work}/python.json"))
 
@@ -231,7 +231,6 @@ if batch["cpu_fraction"] is not None:
     print(f"| the parts' CPU time alone on {cores} cores ({cores} / CPU sum) | {1e6 * cores / parts['sum_cpu_us_per_row']:.0f} |")
     print(f"| end to end (run {batch['n']}) against it | {pct(batch['cpu_fraction'])} |")
 print(f"| end to end, slowest and fastest of the {runs} runs | {by_rate[0]['permits_per_second']:.0f}, {by_rate[-1]['permits_per_second']:.0f} |")
-import os
 if os.path.exists(f"{work}/batch-one.json"):
     one = json.load(open(f"{work}/batch-one.json"))["permits_per_second"]
     rates = sorted(r["permits_per_second"] for r in all_runs)
