@@ -13,7 +13,7 @@
 #    PNG and manifest line per applicant); the run of median fraction (step 4) is the result;
 # 4. after each run, the parts alone, single-threaded, on the first BENCH_PART_ROWS of the same applicants
 #    (default: all of them, so that the ledger part writes a ledger as large as the job's):
-#    `issuer bench-parts` (input, ledger as in the job, sign, self-check,
+#    `bench-parts` (the permit-bench member: input, ledger as in the job, sign, self-check,
 #    QR matrix, PNG, sampled image decode, file write), and the sum-of-parts rate on all cores
 #    = cores / sum(per-row seconds); the end-to-end rate is stated as a fraction of it; the
 #    same against the parts' CPU time (the measuring thread's CPU clock: without the part's
@@ -41,12 +41,13 @@ RUNS=${BENCH_RUNS:-3}
 GEN=${GENERATE_PY:-$ROOT/../shared/applicants/generate.py}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release/issuer
+PARTS=$TARGET/release/bench-parts
 
 [ -f "$GEN" ] || { echo "bench-batch: $GEN not found (set GENERATE_PY)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench-batch: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
 echo "== build"
-(cd "$ROOT" && cargo build --release --quiet -p permit-issuer --bin issuer)
+(cd "$ROOT" && cargo build --release --quiet -p permit-issuer --bin issuer -p permit-bench --bin bench-parts)
 
 WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/bench-batch.XXXXXX")
 cleanup() {
@@ -106,7 +107,7 @@ for i in $(seq 1 "$RUNS"); do
     # Right after each run, so that each run is compared with parts measured on the machine as
     # it was then (a shared virtual machine's speed drifts by a third over minutes).
     echo "== parts alone after run $i, single-threaded, $PART_ROWS applicants"
-    "$BIN" --json bench-parts --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
+    "$PARTS" --json --input "$WORK/applicants.jsonl" --rows "$PART_ROWS" \
         --scratch "$WORK/parts$i" > "$WORK/parts-$i.json" 2> "$WORK/parts-$i.stderr.txt"
 done
 

@@ -5,11 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
+use permit_issuer::issue::Office;
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::sqlite::SqliteLedger;
-use permit_issuer::lifecycle::{self, LifecycleError, Office};
+use permit_issuer::lifecycle::{self, LifecycleError};
 use permit_issuer::settings::Settings;
 use permit_shared::applicant::RawApplicant;
+use permit_shared::trust::Usage;
 
 use crate::BenchError;
 use crate::rng::Rng;
@@ -34,12 +36,11 @@ pub fn issue_permits(count: usize, seed: u64) -> Result<Vec<String>, BenchError>
         },
         &mut jsonl,
     )?;
-    let key = permit_issuer::demo::issuer_key().map_err(|e| BenchError(e.to_string()))?;
+    let signer = permit_issuer::demo::signer(Usage::Permit, issued_at())
+        .map_err(|e| BenchError(e.to_string()))?;
     let settings = Settings::default();
     let office = Office {
         settings: &settings,
-        key: &key,
-        key_is_test: true,
         now: issued_at(),
         actor: "photo-bench",
     };
@@ -58,11 +59,12 @@ pub fn issue_permits(count: usize, seed: u64) -> Result<Vec<String>, BenchError>
         };
         let application = format!("A{i:011}");
         let mut plan = ledger
-            .transaction(|tx| lifecycle::plan_issue(tx, &office, &application, &applicant))
+            .transaction(|tx| lifecycle::plan_issue(tx, &office, &signer, &application, &applicant))
             .map_err(|e: LifecycleError| BenchError(e.to_string()))?;
         plan.serial = 100_000_000_000 + rng.next_u64() % 900_000_000_000;
         plan.status_index = rng.next_u64() % settings.status_list.capacity.max(1);
-        let signed = lifecycle::sign_issue(plan, &key).map_err(|e| BenchError(e.to_string()))?;
+        let signed =
+            lifecycle::sign_issue(plan, signer.key()).map_err(|e| BenchError(e.to_string()))?;
         texts.push(signed.credential.text);
     }
     if texts.len() < count {

@@ -82,11 +82,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use permit_shared::applicant::{Applicant, FieldError, MAX_RECORD_BYTES, RawApplicant};
-use permit_shared::keys::SecretKey;
-use permit_shared::trust::TrustList;
 
+use crate::issue::{Office, Signer};
 use crate::ledger::{AppState, IntentRecord, IntentState, Ledger, LedgerError, Tx};
-use crate::lifecycle::{self, IssuePlan, LifecycleError, Office, SignedIssue};
+use crate::lifecycle::{self, IssuePlan, LifecycleError, SignedIssue};
 use crate::render::{self, Ecc, QrMatrix, RenderOptions};
 use crate::selfcheck;
 use crate::settings::{Channel, Settings};
@@ -640,12 +639,8 @@ pub struct BatchOptions<'a> {
     pub format: InputFormat,
     /// Settings.
     pub settings: &'a Settings,
-    /// Signing key.
-    pub key: &'a SecretKey,
-    /// Whether it is TEST-ONLY.
-    pub key_is_test: bool,
-    /// Trust list for the self-check.
-    pub trust: &'a TrustList,
+    /// Signing key, with the trust list for the self-check.
+    pub signer: &'a Signer,
     /// Who acts (recorded in the ledger).
     pub actor: &'a str,
     /// Channel the applications came in by.
@@ -1294,8 +1289,6 @@ fn plan_chunk(
 ) -> Result<Chunk, BatchError> {
     let office = Office {
         settings: opts.settings,
-        key: opts.key,
-        key_is_test: opts.key_is_test,
         now: rows.now,
         actor: opts.actor,
     };
@@ -1369,10 +1362,16 @@ fn plan_row(
             ));
         }
     };
-    if let Err(e) = lifecycle::check_key_policy(office, a.test) {
+    if let Err(e) = lifecycle::check_key_policy(opts.signer, a.test) {
         return Ok(reject(
             item,
-            ErrorLine::one(line, row.reference.clone(), "test", e.code(), e.to_string()),
+            ErrorLine::one(
+                line,
+                row.reference.clone(),
+                "test",
+                e.code().as_str(),
+                e.to_string(),
+            ),
         ));
     }
     item.key = match &a.reference {
@@ -1493,7 +1492,8 @@ fn plan_row(
             ),
         )),
         AppState::Submitted => {
-            let plan = match lifecycle::plan_issue(tx, office, &applied.application, a) {
+            let plan = match lifecycle::plan_issue(tx, office, opts.signer, &applied.application, a)
+            {
                 Ok(p) => p,
                 Err(e @ LifecycleError::Refused { .. }) => {
                     return Ok(reject(
@@ -1502,7 +1502,7 @@ fn plan_row(
                             line,
                             row.reference.clone(),
                             "record",
-                            e.code(),
+                            e.code().as_str(),
                             e.to_string(),
                         ),
                     ));
@@ -1542,7 +1542,7 @@ fn apply_row(
             line,
             reference.clone(),
             "ref",
-            e.code(),
+            e.code().as_str(),
             e.to_string(),
         ))),
         Err(e) => Err(with_line(e, line)),
@@ -1608,9 +1608,9 @@ fn render_item(
     let (signed, serial, text, write) = match &item.plan {
         Plan::Reject(_) | Plan::Complete => return Ok(None),
         Plan::Sign { plan, .. } => {
-            let s =
-                lifecycle::sign_issue(plan.clone(), opts.key).map_err(|e| with_line(e, line))?;
-            selfcheck::verify_text(&s.credential.text, opts.trust, now).map_err(|e| {
+            let s = lifecycle::sign_issue(plan.clone(), opts.signer.key())
+                .map_err(|e| with_line(e, line))?;
+            selfcheck::verify_text(&s.credential.text, opts.signer.trust(), now).map_err(|e| {
                 BatchError::SelfCheck {
                     line,
                     detail: e.to_string(),
@@ -1629,7 +1629,7 @@ fn render_item(
         let png = render::to_png(&m, &opts.render)
             .map_err(|source| BatchError::Render { line, source })?;
         if item.image_check {
-            selfcheck::check_image(&png, &text, opts.trust, now).map_err(|e| {
+            selfcheck::check_image(&png, &text, opts.signer.trust(), now).map_err(|e| {
                 BatchError::SelfCheck {
                     line,
                     detail: e.to_string(),
@@ -1683,8 +1683,6 @@ fn commit_chunk(
 ) -> Result<TakenOver, BatchError> {
     let office = Office {
         settings: opts.settings,
-        key: opts.key,
-        key_is_test: opts.key_is_test,
         now,
         actor: opts.actor,
     };
@@ -1753,7 +1751,7 @@ fn finish_chunk(
                 summary.images_checked += u64::from(item.image_check);
                 let (version, key_id) = match taken {
                     Some((v, k, _)) => (v, k),
-                    None => (1, opts.key.public().id().to_string()),
+                    None => (1, opts.signer.key_id().to_string()),
                 };
                 if item.list {
                     manifest.push(manifest_line(

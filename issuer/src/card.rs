@@ -1780,11 +1780,9 @@ mod tests {
     /// Issues a permit for the applicant and records its first card.
     fn issued(applicant: &str) -> (PermitRecord, String, CardRecord) {
         let settings = Settings::default();
-        let key = crate::demo::issuer_key().unwrap();
+        let signer = crate::demo::signer(permit_shared::trust::Usage::Permit, now()).unwrap();
         let office = Office {
             settings: &settings,
-            key: &key,
-            key_is_test: true,
             now: now(),
             actor: "card-test",
         };
@@ -1793,7 +1791,7 @@ mod tests {
         ledger
             .transaction(|tx| -> Result<_, LifecycleError> {
                 let Direct::Issued(i) =
-                    lifecycle::issue_direct(tx, &office, &raw, Channel::Counter)?
+                    lifecycle::issue_direct(tx, &office, &signer, &raw, Channel::Counter)?
                 else {
                     panic!("reference applicant not eligible");
                 };

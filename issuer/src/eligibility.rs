@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use permit_shared::applicant::{Applicant, Basis};
 
+use crate::error_code::ErrorCode;
 use crate::settings::{Channel, Service, Settings};
 
 /// One finding of the check.
@@ -44,7 +45,7 @@ pub fn check(
     let days = (today - a.residence_registered_on).num_days();
     if days < i64::from(s.min_residence_days) {
         reasons.push(Finding {
-            code: "RESIDENCE_TOO_SHORT".into(),
+            code: ErrorCode::ResidenceTooShort.as_str().into(),
             message: format!(
                 "registered on {} ({days} days ago); at least {} days of residence are required (eligible from {})",
                 a.residence_registered_on,
@@ -55,7 +56,7 @@ pub fn check(
     }
     if a.basis.is_empty() {
         reasons.push(Finding {
-            code: "NO_BASIS".into(),
+            code: ErrorCode::NoBasis.as_str().into(),
             message: "at least one of legal stable employment, legal stable residence or continuous schooling is required".into(),
         });
     }
@@ -64,7 +65,7 @@ pub fn check(
         && h / 100 == a.residence_city / 100
     {
         reasons.push(Finding {
-                code: "SAME_CITY_HUKOU".into(),
+                code: ErrorCode::SameCityHukou.as_str().into(),
                 message: format!(
                     "household registration {h} is in the residence city {}: a Guangdong hukou counts only in another prefecture city",
                     a.residence_city
@@ -74,7 +75,7 @@ pub fn check(
     if channel == Channel::Online && !s.coverage.offered(Service::Apply, a.residence_city) {
         let name = permit_shared::division::city(a.residence_city).map_or("?", |c| c.name);
         reasons.push(Finding {
-            code: "SERVICE_NOT_OFFERED".into(),
+            code: ErrorCode::ServiceNotOffered.as_str().into(),
             message: format!(
                 "{} is not offered online in {name} ({}); apply at a police station counter or through the city's own service",
                 Service::Apply.label(),
@@ -84,7 +85,7 @@ pub fn check(
     }
     if let Some(serial) = active_permit {
         reasons.push(Finding {
-            code: "DUPLICATE_PERMIT".into(),
+            code: ErrorCode::DuplicatePermit.as_str().into(),
             message: format!(
                 "the ID number already has an active permit ({serial:012}); cancel or change it instead"
             ),

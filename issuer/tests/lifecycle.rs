@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 
+use permit_issuer::issue::Signer;
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle::{
@@ -17,7 +18,7 @@ use permit_shared::applicant::RawApplicant;
 use permit_shared::civil::CST;
 use permit_shared::keys::SecretKey;
 use permit_shared::reason::Code;
-use permit_shared::trust::{self, KeyEntry, TrustListBody, Usage};
+use permit_shared::trust::{self, KeyEntry, TrustList, TrustListBody, Usage};
 use permit_verifier::session::{Session, SessionInput};
 use permit_verifier::state::State;
 use permit_verifier::verify::{self, ClockSource, Verdict};
@@ -48,7 +49,7 @@ fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 struct World {
     ledger: SqliteLedger,
     settings: Settings,
-    key: SecretKey,
+    signer: Signer,
     now: DateTime<Utc>,
 }
 
@@ -57,29 +58,34 @@ impl World {
         World {
             ledger: SqliteLedger::in_memory().unwrap(),
             settings: Settings::default(),
-            key: permit_issuer::demo::issuer_key().unwrap(),
+            // Checked once, inside the demo key's signing window: the lifecycle tests move the
+            // clock freely (some to 2025, before the window), and the library signs with the
+            // signer it is given.
+            signer: permit_issuer::demo::signer(Usage::Permit, day(2026, 1, 2)).unwrap(),
             now,
         }
     }
 
     fn run<T>(
         &mut self,
-        f: impl FnOnce(&mut dyn permit_issuer::ledger::Tx, &Office<'_>) -> Result<T, LifecycleError>,
+        f: impl FnOnce(
+            &mut dyn permit_issuer::ledger::Tx,
+            &Office<'_>,
+            &Signer,
+        ) -> Result<T, LifecycleError>,
     ) -> Result<T, LifecycleError> {
         let World {
             ledger,
             settings,
-            key,
+            signer,
             now,
         } = self;
         let office = Office {
             settings,
-            key,
-            key_is_test: true,
             now: *now,
             actor: "test-officer",
         };
-        ledger.transaction(|tx| f(tx, &office))
+        ledger.transaction(|tx| f(tx, &office, signer))
     }
 
     fn apply(
@@ -88,20 +94,22 @@ impl World {
         channel: Channel,
     ) -> Result<lifecycle::Applied, LifecycleError> {
         let raw = RawApplicant::from_json(json.as_bytes()).unwrap();
-        self.run(|tx, o| lifecycle::apply(tx, o, &raw, channel))
+        self.run(|tx, o, _| lifecycle::apply(tx, o, &raw, channel))
     }
 
     fn issue(&mut self, json: &str) -> Issued {
         let a = self.apply(json, Channel::Online).unwrap();
         assert!(a.eligibility.eligible, "{:?}", a.eligibility);
         let id = a.application;
-        self.run(|tx, o| lifecycle::review(tx, o, &id, Decision::Approve, "materials checked"))
-            .unwrap()
-            .unwrap()
+        self.run(|tx, o, k| {
+            lifecycle::review(tx, o, k, &id, Decision::Approve, "materials checked")
+        })
+        .unwrap()
+        .unwrap()
     }
 
     fn publish(&mut self) -> Vec<u8> {
-        self.run(|tx, o| lifecycle::publish_status(tx, o))
+        self.run(|tx, o, k| lifecycle::publish_status(tx, o, k))
             .unwrap()
             .0
     }
@@ -155,7 +163,7 @@ fn apply_review_cancel_and_status_lists() {
 
     w.now = day(2026, 11, 25) + Duration::hours(2);
     let s = serial(&issued);
-    w.run(|tx, o| {
+    w.run(|tx, o, _| {
         lifecycle::cancel(
             tx,
             o,
@@ -183,14 +191,14 @@ fn apply_review_cancel_and_status_lists() {
     assert!(codes(&o).contains(&"STATUS_ROLLBACK"));
     // Cancellation is terminal.
     let e = w
-        .run(|tx, o| lifecycle::cancel(tx, o, s, "again", Reporter::Police, Channel::Counter))
+        .run(|tx, o, _| lifecycle::cancel(tx, o, s, "again", Reporter::Police, Channel::Counter))
         .unwrap_err();
     assert!(
         matches!(e, LifecycleError::IllegalTransition { ref current, .. } if current == "cancelled"),
         "{e}"
     );
     let e = w
-        .run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Counter))
+        .run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Counter))
         .unwrap_err();
     assert!(e.to_string().contains("cancelled"), "{e}");
     // A holder's online cancellation in Guangzhou is not offered.
@@ -198,9 +206,9 @@ fn apply_review_cancel_and_status_lists() {
     let i2 = w2.issue(REFERENCE);
     let s2 = serial(&i2);
     let e = w2
-        .run(|tx, o| lifecycle::cancel(tx, o, s2, "moving", Reporter::Holder, Channel::Online))
+        .run(|tx, o, _| lifecycle::cancel(tx, o, s2, "moving", Reporter::Holder, Channel::Online))
         .unwrap_err();
-    assert_eq!(e.code(), "SERVICE_NOT_OFFERED");
+    assert_eq!(e.code().as_str(), "SERVICE_NOT_OFFERED");
 }
 
 #[test]
@@ -266,9 +274,9 @@ fn endorsement_window_suspension_and_late_endorsement() {
     // Two months before: refused, with the window named.
     w.now = day(2027, 9, 25);
     let e = w
-        .run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        .run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
         .unwrap_err();
-    assert_eq!(e.code(), "ENDORSEMENT_WINDOW");
+    assert_eq!(e.code().as_str(), "ENDORSEMENT_WINDOW");
     assert!(
         e.to_string().contains("2027-10-25") && e.to_string().contains("2027-11-25"),
         "{e}"
@@ -276,9 +284,10 @@ fn endorsement_window_suspension_and_late_endorsement() {
     // The day before the window opens: refused; the first day: allowed.
     w.now = day(2027, 10, 24);
     assert_eq!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "ENDORSEMENT_WINDOW"
     );
     // Un-endorsed: usable through the anniversary, suspended from the day after.
@@ -306,7 +315,7 @@ fn endorsement_window_suspension_and_late_endorsement() {
     // A late endorsement restores it: a new credential, endorsed until the next anniversary.
     w.now = day(2027, 12, 10);
     let e2 = w
-        .run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        .run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
         .unwrap();
     assert_eq!(e2.version, 2);
     assert_eq!(
@@ -330,16 +339,17 @@ fn endorsement_window_suspension_and_late_endorsement() {
     assert!(codes(&o).contains(&"SUPERSEDED"), "{:?}", codes(&o));
     // Endorsing again before the next window: refused.
     assert_eq!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "ENDORSEMENT_WINDOW"
     );
     // In time for the second anniversary (inside the window), then nothing more is due:
     // the third anniversary is the end of validity (valid until 2029-11-24).
     w.now = day(2028, 11, 1);
     let e3 = w
-        .run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        .run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
         .unwrap();
     assert_eq!(
         e3.endorsed_until,
@@ -347,13 +357,14 @@ fn endorsement_window_suspension_and_late_endorsement() {
     );
     w.now = day(2029, 11, 1);
     assert_eq!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "NO_ENDORSEMENT_DUE"
     );
     let h = w
-        .run(|tx, _| {
+        .run(|tx, _, _| {
             lifecycle::history(
                 tx,
                 s,
@@ -382,10 +393,10 @@ fn residence_years_restart_after_late_endorsement_when_configured() {
     w.settings.restart_residence_years_after_late_endorsement = true;
     let s = serial(&w.issue(HUIZHOU));
     w.now = day(2027, 12, 1);
-    w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+    w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
         .unwrap();
     let h = w
-        .run(|tx, _| {
+        .run(|tx, _, _| {
             lifecycle::history(
                 tx,
                 s,
@@ -413,14 +424,15 @@ fn month_end_anniversaries_clamp() {
     let s = serial(&i);
     w.now = day(2029, 1, 27);
     assert_eq!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "ENDORSEMENT_WINDOW"
     );
     w.now = day(2029, 1, 28);
     let e = w
-        .run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        .run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
         .unwrap();
     assert_eq!(
         e.endorsed_until,
@@ -431,14 +443,15 @@ fn month_end_anniversaries_clamp() {
     let s = serial(&w.issue(HUIZHOU));
     w.now = day(2026, 2, 27);
     assert_eq!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "ENDORSEMENT_WINDOW"
     );
     w.now = day(2026, 2, 28);
     assert!(
-        w.run(|tx, o| lifecycle::endorse(tx, o, s, Channel::Online))
+        w.run(|tx, o, k| lifecycle::endorse(tx, o, k, s, Channel::Online))
             .is_ok()
     );
 }
@@ -454,7 +467,7 @@ fn address_change_supersedes_the_old_credential() {
         ..Change::default()
     };
     let new = w
-        .run(|tx, o| lifecycle::change(tx, o, s, &ch, Channel::Online))
+        .run(|tx, o, k| lifecycle::change(tx, o, k, s, &ch, Channel::Online))
         .unwrap();
     assert_eq!(new.version, 2);
     assert_eq!(new.serial, old.serial);
@@ -488,7 +501,7 @@ fn address_change_supersedes_the_old_credential() {
         ..Change::default()
     };
     assert!(
-        w.run(|tx, o| lifecycle::change(tx, o, s, &to_huiyang, Channel::Online))
+        w.run(|tx, o, k| lifecycle::change(tx, o, k, s, &to_huiyang, Channel::Online))
             .is_ok()
     );
     let to_dongguan = Change {
@@ -497,7 +510,7 @@ fn address_change_supersedes_the_old_credential() {
         ..Change::default()
     };
     let e = w
-        .run(|tx, o| lifecycle::change(tx, o, s, &to_dongguan, Channel::Counter))
+        .run(|tx, o, k| lifecycle::change(tx, o, k, s, &to_dongguan, Channel::Counter))
         .unwrap_err();
     assert!(matches!(e, LifecycleError::IllegalTransition { .. }), "{e}");
     assert!(e.to_string().contains("惠州市"), "{e}");
@@ -509,7 +522,7 @@ fn address_change_supersedes_the_old_credential() {
         ..Change::default()
     };
     let v4 = w
-        .run(|tx, o| lifecycle::change(tx, o, s, &hk, Channel::Online))
+        .run(|tx, o, k| lifecycle::change(tx, o, k, s, &hk, Channel::Online))
         .unwrap();
     let o = check(&v4.text, day(2027, 1, 5), None, &mut State::default());
     assert_eq!(
@@ -517,9 +530,10 @@ fn address_change_supersedes_the_old_credential() {
         Some("00112233445566778899aabbccddeeff")
     );
     assert_eq!(
-        w.run(|tx, o| lifecycle::change(tx, o, s, &hk, Channel::Online))
+        w.run(|tx, o, k| lifecycle::change(tx, o, k, s, &hk, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "NO_CHANGE"
     );
     // Guangzhou does not offer registration changes online; a counter does.
@@ -530,13 +544,14 @@ fn address_change_supersedes_the_old_credential() {
         ..Change::default()
     };
     assert_eq!(
-        g.run(|tx, o| lifecycle::change(tx, o, gs, &ch, Channel::Online))
+        g.run(|tx, o, k| lifecycle::change(tx, o, k, gs, &ch, Channel::Online))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "SERVICE_NOT_OFFERED"
     );
     assert!(
-        g.run(|tx, o| lifecycle::change(tx, o, gs, &ch, Channel::Counter))
+        g.run(|tx, o, k| lifecycle::change(tx, o, k, gs, &ch, Channel::Counter))
             .is_ok()
     );
 }
@@ -640,7 +655,10 @@ fn eligibility_refusals() {
         v["name"] = "欧阳晓华".into();
     });
     assert_eq!(
-        w.apply(&conflict, Channel::Online).unwrap_err().code(),
+        w.apply(&conflict, Channel::Online)
+            .unwrap_err()
+            .code()
+            .as_str(),
         "REFERENCE_CONFLICT"
     );
 }
@@ -651,12 +669,12 @@ fn duplicate_permits_and_review_transitions() {
     let first = w.apply(REFERENCE, Channel::Online).unwrap();
     let id = first.application.clone();
     let issued = w
-        .run(|tx, o| lifecycle::review(tx, o, &id, Decision::Approve, "ok"))
+        .run(|tx, o, k| lifecycle::review(tx, o, k, &id, Decision::Approve, "ok"))
         .unwrap()
         .unwrap();
     // Reviewing twice is refused with the current state named.
     let e = w
-        .run(|tx, o| lifecycle::review(tx, o, &id, Decision::Reject, "again"))
+        .run(|tx, o, k| lifecycle::review(tx, o, k, &id, Decision::Reject, "again"))
         .unwrap_err();
     assert!(
         matches!(&e, LifecycleError::IllegalTransition { current, .. } if current == "approved"),
@@ -669,7 +687,7 @@ fn duplicate_permits_and_review_transitions() {
     assert!(a.eligibility.reasons[0].message.contains(&issued.serial));
     // After cancellation a new application is possible.
     let s = serial(&issued);
-    w.run(|tx, o| {
+    w.run(|tx, o, _| {
         lifecycle::cancel(
             tx,
             o,
@@ -685,29 +703,30 @@ fn duplicate_permits_and_review_transitions() {
     assert!(a.eligibility.eligible);
     let id3 = a.application;
     // Rejection.
-    w.run(|tx, o| lifecycle::review(tx, o, &id3, Decision::Reject, "documents forged"))
+    w.run(|tx, o, k| lifecycle::review(tx, o, k, &id3, Decision::Reject, "documents forged"))
         .unwrap();
     assert!(
-        w.run(|tx, o| lifecycle::review(tx, o, &id3, Decision::Approve, ""))
+        w.run(|tx, o, k| lifecycle::review(tx, o, k, &id3, Decision::Approve, ""))
             .is_err()
     );
     assert_eq!(
-        w.run(|tx, o| lifecycle::review(tx, o, "A00000000000", Decision::Approve, "x"))
+        w.run(|tx, o, k| lifecycle::review(tx, o, k, "A00000000000", Decision::Approve, "x"))
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "NOT_FOUND"
     );
     // Idempotent direct issuance: the same request returns the same permit.
     let mut w = World::new(day(2026, 11, 25));
     let raw = RawApplicant::from_json(HUIZHOU.as_bytes()).unwrap();
     let Direct::Issued(a) = w
-        .run(|tx, o| lifecycle::issue_direct(tx, o, &raw, Channel::Counter))
+        .run(|tx, o, k| lifecycle::issue_direct(tx, o, k, &raw, Channel::Counter))
         .unwrap()
     else {
         panic!()
     };
     let Direct::Issued(b) = w
-        .run(|tx, o| lifecycle::issue_direct(tx, o, &raw, Channel::Counter))
+        .run(|tx, o, k| lifecycle::issue_direct(tx, o, k, &raw, Channel::Counter))
         .unwrap()
     else {
         panic!()
@@ -722,31 +741,31 @@ fn cards_and_fees() {
     let mut w = World::new(day(2026, 11, 25));
     let s = serial(&w.issue(HUIZHOU));
     let e = w
-        .run(|tx, o| lifecycle::card(tx, o, s, CardKind::Replacement, Channel::Counter))
+        .run(|tx, o, _| lifecycle::card(tx, o, s, CardKind::Replacement, Channel::Counter))
         .unwrap_err();
     assert!(matches!(e, LifecycleError::IllegalTransition { .. }));
     let c1 = w
-        .run(|tx, o| lifecycle::card(tx, o, s, CardKind::First, Channel::Counter))
+        .run(|tx, o, _| lifecycle::card(tx, o, s, CardKind::First, Channel::Counter))
         .unwrap();
     assert_eq!((c1.number, c1.fee_yuan), (1, 0));
     assert!(
-        w.run(|tx, o| lifecycle::card(tx, o, s, CardKind::First, Channel::Counter))
+        w.run(|tx, o, _| lifecycle::card(tx, o, s, CardKind::First, Channel::Counter))
             .is_err()
     );
     let c2 = w
-        .run(|tx, o| lifecycle::card(tx, o, s, CardKind::Replacement, Channel::Counter))
+        .run(|tx, o, _| lifecycle::card(tx, o, s, CardKind::Replacement, Channel::Counter))
         .unwrap();
     assert_eq!((c2.number, c2.fee_yuan), (2, 20));
     w.settings.fees.exchange = 15;
     let c3 = w
-        .run(|tx, o| lifecycle::card(tx, o, s, CardKind::Exchange, Channel::Counter))
+        .run(|tx, o, _| lifecycle::card(tx, o, s, CardKind::Exchange, Channel::Counter))
         .unwrap();
     assert_eq!(
         (c3.number, c3.kind.as_str(), c3.fee_yuan),
         (3, "exchange", 15)
     );
     let h = w
-        .run(|tx, _| {
+        .run(|tx, _, _| {
             lifecycle::history(
                 tx,
                 s,
@@ -760,22 +779,26 @@ fn cards_and_fees() {
 
 #[test]
 fn failures_leave_nothing_half_written() {
+    // A ledger file, so that a second connection can look at it directly.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.sqlite3");
     let mut w = World::new(day(2026, 11, 25));
+    w.ledger = SqliteLedger::open(&db).unwrap();
     let raw = RawApplicant::from_json(HUIZHOU.as_bytes()).unwrap();
     // A step that fails after writing rows: the transaction rolls everything back.
-    let r: Result<(), LifecycleError> = w.run(|tx, o| {
-        lifecycle::issue_direct(tx, o, &raw, Channel::Counter)?;
+    let r: Result<(), LifecycleError> = w.run(|tx, o, k| {
+        lifecycle::issue_direct(tx, o, k, &raw, Channel::Counter)?;
         Err(LifecycleError::Refused {
-            code: "TEST",
+            code: permit_issuer::error_code::ErrorCode::NotIssued,
             message: "simulated failure after issuance".into(),
         })
     });
     assert!(r.is_err());
-    let n: i64 = w.ledger.connection().query_row("SELECT (SELECT COUNT(*) FROM applications) + (SELECT COUNT(*) FROM permits) + (SELECT COUNT(*) FROM credentials) + (SELECT COUNT(*) FROM events)", [], |r| r.get(0)).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c.query_row("SELECT (SELECT COUNT(*) FROM applications) + (SELECT COUNT(*) FROM permits) + (SELECT COUNT(*) FROM credentials) + (SELECT COUNT(*) FROM events)", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0);
     // History rows are append-only.
     let s = serial(&w.issue(HUIZHOU));
-    let c = w.ledger.connection();
     assert!(c.execute("UPDATE events SET actor = 'x'", []).is_err());
     assert!(c.execute("DELETE FROM events", []).is_err());
     assert!(c.execute("UPDATE credentials SET text = 'x'", []).is_err());
@@ -797,9 +820,9 @@ fn test_data_and_test_keys_do_not_mix() {
     let a = w.apply(&real, Channel::Online).unwrap();
     let id = a.application;
     let e = w
-        .run(|tx, o| lifecycle::review(tx, o, &id, Decision::Approve, "ok"))
+        .run(|tx, o, k| lifecycle::review(tx, o, k, &id, Decision::Approve, "ok"))
         .unwrap_err();
-    assert_eq!(e.code(), "TEST_KEY_REAL_DATA");
+    assert_eq!(e.code().as_str(), "TEST_KEY_REAL_DATA");
 }
 
 /// A trust list signed by `root` with the given entries.
@@ -860,7 +883,21 @@ fn key_rotation_windows_and_compromise() {
     // SecretKey is deliberately not Clone: each signer is rebuilt from its seed.
     let sign_with = |seed: u8, now: DateTime<Utc>| {
         let mut w = World::new(now);
-        w.key = SecretKey::from_seed(&[seed; 32]).unwrap();
+        // The signing side's own trust list: the key may sign now (what the verifier's list
+        // says is what is tested).
+        let key = SecretKey::from_seed(&[seed; 32]).unwrap();
+        let mine = trust_list(
+            &root,
+            1,
+            vec![entry(
+                &key,
+                "2026-01-01T00:00:00Z",
+                "2036-01-01T00:00:00Z",
+                None,
+            )],
+        );
+        let mine = TrustList::verify(mine.as_bytes(), root.public()).unwrap();
+        w.signer = Signer::new(key, mine, Usage::Permit, now).unwrap();
         w.issue(HUIZHOU).text
     };
     // Rotation with overlap: old key signs until 2027-06-30, new key from 2027-06-01.

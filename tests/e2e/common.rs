@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
+use permit_issuer::issue::Office;
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::sqlite::SqliteLedger;
-use permit_issuer::lifecycle::{self, Direct, Office};
+use permit_issuer::lifecycle::{self, Direct};
 use permit_issuer::settings::{Channel, Settings};
 use permit_shared::applicant::RawApplicant;
-use permit_shared::trust::TrustList;
+use permit_shared::trust::{TrustList, Usage};
 use permit_verifier::verify::{ClockSource, Context, Policy};
 
 pub use permit_e2e::{fixed_now, repo_dir};
@@ -30,17 +31,15 @@ pub fn demo_trust() -> TrustList {
 pub fn issue_at(applicant_json: &str, now: DateTime<Utc>) -> String {
     let mut ledger = SqliteLedger::in_memory().unwrap();
     let settings = Settings::default();
-    let key = permit_issuer::demo::issuer_key().unwrap();
+    let signer = permit_issuer::demo::signer(Usage::Permit, now).unwrap();
     let office = Office {
         settings: &settings,
-        key: &key,
-        key_is_test: true,
         now,
         actor: "e2e",
     };
     let raw = RawApplicant::from_json(applicant_json.as_bytes()).unwrap();
     let d = ledger
-        .transaction(|tx| lifecycle::issue_direct(tx, &office, &raw, Channel::Counter))
+        .transaction(|tx| lifecycle::issue_direct(tx, &office, &signer, &raw, Channel::Counter))
         .unwrap();
     match d {
         Direct::Issued(i) => i.text,

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use permit_issuer::keyfile::Role;
+use permit_issuer::lifecycle::{CardKind, Reporter};
+use permit_issuer::settings::Channel;
+
 /// Issue and manage Guangdong electronic residence permits (粤居码) as signed QR codes.
 #[derive(Debug, Parser)]
 #[command(name = "issuer", version, max_term_width = 100)]
@@ -77,12 +81,9 @@ pub enum Command {
     /// Write a permit's current credential as a QR code again.
     Qr(QrOutArgs),
     /// Issue permits for a file of applicants (JSONL or CSV): parallel, resumable, idempotent.
-    Batch(crate::batch::BatchArgs),
+    Batch(BatchArgs),
     /// Write synthetic test applicants (JSONL or CSV) for demos and scale tests.
-    DemoData(crate::batch::DemoDataArgs),
-    /// Measure each part of batch issuance alone on the same rows (benchmarks).
-    #[command(hide = true)]
-    BenchParts(crate::batch::BenchPartsArgs),
+    DemoData(DemoDataArgs),
 }
 
 /// Where a request comes in.
@@ -144,6 +145,14 @@ pub struct EndorseArgs {
     /// Channel.
     #[arg(long, value_enum, default_value = "online")]
     pub channel: ChannelArg,
+    /// Signing key and output of the new credential.
+    #[command(flatten)]
+    pub reissue: ReissueArgs,
+}
+
+/// Options of the commands that sign a new credential version (`endorse`, `change`).
+#[derive(Debug, Args)]
+pub struct ReissueArgs {
     /// Write the new credential's QR here.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -181,18 +190,9 @@ pub struct ChangeArgs {
     /// Channel.
     #[arg(long, value_enum, default_value = "online")]
     pub channel: ChannelArg,
-    /// Write the new credential's QR here.
-    #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    pub force: bool,
-    /// QR options.
+    /// Signing key and output of the new credential.
     #[command(flatten)]
-    pub qr: QrArgs,
-    /// Key options.
-    #[command(flatten)]
-    pub keys: KeyArgs,
+    pub reissue: ReissueArgs,
 }
 
 /// Who reported a cancellation.
@@ -265,17 +265,21 @@ pub struct CardArgs {
 #[derive(Debug, Subcommand)]
 pub enum StatusCommand {
     /// Sign and write the next status list.
-    Publish {
-        /// Where to write the signed list.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Replace an existing output file.
-        #[arg(long)]
-        force: bool,
-        /// Key options.
-        #[command(flatten)]
-        keys: KeyArgs,
-    },
+    Publish(PublishArgs),
+}
+
+/// `issuer status publish`
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Where to write the signed list.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 /// `issuer qr`
@@ -455,4 +459,126 @@ pub struct IssueArgs {
     /// Key options.
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// Input format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header line (`basis` separated by `|`).
+    Csv,
+}
+
+/// `issuer batch`
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Applicants, one per line (JSONL) or per record (CSV). Must be a file: a job is resumed
+    /// by running the same command again.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output directory: one `<serial>.png` per permit, `manifest.jsonl`, `errors.jsonl`,
+    /// `job.json`. Created if missing; running again resumes the job it holds.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Input format (default: by the file extension, `.jsonl`/`.json`/`.ndjson` or `.csv`).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Channel the applications came in by (online: subject to the city coverage table).
+    #[arg(long, value_enum, default_value = "online")]
+    pub channel: ChannelArg,
+    /// Also write `<serial>.svg`.
+    #[arg(long)]
+    pub svg: bool,
+    /// Also write `<serial>.txt` (the QR text).
+    #[arg(long)]
+    pub text: bool,
+    /// Rows per chunk: the unit of rendering, of the file sync and of the ledger transaction
+    /// (one commits a chunk and plans the one three ahead).
+    #[arg(long, default_value_t = permit_issuer::batch::DEFAULT_CHUNK_ROWS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk_rows: u32,
+    /// Decode every N-th image again in the self-check, besides the first of every chunk (0:
+    /// only those). Every signed text is verified regardless.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub image_check_every: u64,
+    /// Worker threads for signing and rendering (default: one per core, plus one).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// QR options.
+    #[command(flatten)]
+    pub qr: QrArgs,
+    /// Key options.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `issuer demo-data`
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// Number of applicants.
+    #[arg(long, default_value_t = 200)]
+    pub count: usize,
+    /// Seed: the same seed gives the same rows (the same as generate.py with that seed).
+    #[arg(long, default_value_t = 14)]
+    pub seed: u64,
+    /// Spoil up to K rows, each with one known defect.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub bad: usize,
+    /// Output format (default: from the `--out` file name, as `batch` reads it; JSONL on stdout).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write one JSON line per spoiled row here: line, ref, defect.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Also place applicants in Shenzhen and Foshan, where the online service is not offered.
+    #[arg(long)]
+    pub all_cities: bool,
+    /// Output file (`-`: stdout).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub out: PathBuf,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl From<ChannelArg> for Channel {
+    fn from(c: ChannelArg) -> Channel {
+        match c {
+            ChannelArg::Online => Channel::Online,
+            ChannelArg::Counter => Channel::Counter,
+        }
+    }
+}
+
+impl From<CardKindArg> for CardKind {
+    fn from(k: CardKindArg) -> CardKind {
+        match k {
+            CardKindArg::First => CardKind::First,
+            CardKindArg::Replacement => CardKind::Replacement,
+            CardKindArg::Exchange => CardKind::Exchange,
+        }
+    }
+}
+
+impl From<ReporterArg> for Reporter {
+    fn from(r: ReporterArg) -> Reporter {
+        match r {
+            ReporterArg::Holder => Reporter::Holder,
+            ReporterArg::Police => Reporter::Police,
+            ReporterArg::Relative => Reporter::Relative,
+            ReporterArg::Institution => Reporter::Institution,
+        }
+    }
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Issuer => Role::Issuer,
+            RoleArg::Root => Role::Root,
+        }
+    }
 }

@@ -1,48 +1,58 @@
-//! `issuer`: issue and manage residence permits. Wires the command line to the library; every
-//! error becomes one line on stderr with its reason code, a hint, and an exit code (0 done,
-//! 1 refused, 2 usage or I/O error); with `--json` also one JSON object on stdout.
+//! `issuer`: issue and manage residence permits. Wires the command line to the library: parses
+//! it (`cli`), runs the command (`cmd`), and turns a failure into one line on stderr with its
+//! code and hint and the exit code of the code (`error`; 0 done, 1 refused, 2 usage or I/O
+//! error), with `--json` also as one JSON object on stdout.
 
-mod batch;
-mod card;
 mod cli;
-mod commands;
+mod cmd;
+mod context;
+mod error;
+mod output;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use clap::error::ErrorKind;
 
+use cli::{Cli, Command, KeysCommand, StatusCommand, TrustCommand};
+
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
     };
-    let json = cli.json;
-    match commands::run(cli) {
+    match run(&cli) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {} [{}]", e.message, e.code);
-            if let Some(h) = &e.hint {
-                eprintln!("hint: {h}");
-            }
-            if json {
-                let mut v = permit_shared::reason::command_error_json(
-                    e.code,
-                    &e.message,
-                    e.hint.as_deref(),
-                    e.exit,
-                );
-                if !e.problems.is_empty() {
-                    v["error"]["problems"] = serde_json::json!(e.problems);
-                }
-                if let Some(d) = e.details {
-                    v["error"]["details"] = *d;
-                }
-                // Best effort: the error is on stderr and in the exit code already.
-                let _ = commands::print_json(&v);
-            }
-            ExitCode::from(e.exit)
+        Err(f) => {
+            let exit = f.exit;
+            f.report(cli.json);
+            ExitCode::from(exit)
         }
+    }
+}
+
+fn run(cli: &Cli) -> error::Result<ExitCode> {
+    match &cli.command {
+        Command::Keys {
+            command: KeysCommand::Generate(a),
+        } => cmd::keys::generate(cli, a),
+        Command::Trust {
+            command: TrustCommand::Build(a),
+        } => cmd::keys::build_trust_list(cli, a),
+        Command::Issue(a) => cmd::issue::issue(cli, a),
+        Command::Apply(a) => cmd::issue::apply(cli, a),
+        Command::Review(a) => cmd::issue::review(cli, a),
+        Command::Endorse(a) => cmd::permit::endorse(cli, a),
+        Command::Change(a) => cmd::permit::change(cli, a),
+        Command::Cancel(a) => cmd::permit::cancel(cli, a),
+        Command::Show { serial } => cmd::permit::show(cli, serial),
+        Command::Qr(a) => cmd::permit::qr(cli, a),
+        Command::Card(a) => cmd::card::run(cli, a),
+        Command::Status {
+            command: StatusCommand::Publish(a),
+        } => cmd::status::publish(cli, a),
+        Command::Batch(a) => cmd::batch::run(cli, a),
+        Command::DemoData(a) => cmd::demo_data::demo_data(a),
     }
 }
 
@@ -55,7 +65,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     if !help && std::env::args_os().any(|a| a == "--json") {
         let v =
             permit_shared::reason::usage_error_json(&e.to_string(), "see `issuer --help`", code);
-        let _ = commands::print_json(&v);
+        let _ = output::print_json(&v);
     }
     let _ = e.print();
     ExitCode::from(code)

@@ -14,20 +14,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use permit_issuer::card::{self, CardData, CardError, Font, PngOptions};
+use permit_issuer::issue::output::Code;
 use permit_issuer::ledger::Ledger as _;
+use permit_issuer::ledger::LedgerError;
 use permit_issuer::ledger::sqlite::SqliteLedger;
-use permit_issuer::ledger::{CardRecord, LedgerError};
-use permit_issuer::lifecycle::{self, Office};
-use permit_issuer::render::{self, RenderOptions};
-use permit_issuer::{demo, keyfile, selfcheck};
+use permit_issuer::lifecycle;
+use permit_issuer::render::RenderOptions;
+use permit_issuer::report::{CardImage, CardReport};
+use permit_issuer::selfcheck;
 use permit_shared::credential::{self, Envelope};
-use permit_shared::trust::{self, TrustList};
+use permit_shared::trust::TrustList;
 
-use crate::cli::{CardArgs, Cli, KeyArgs};
-use crate::commands::{self, Failure, Result};
+use crate::cli::{CardArgs, Cli};
+use crate::context::{self, Acting};
+use crate::error::{Failure, Result};
+use crate::output::{check_output, print_json, write_output};
 
 /// Environment variable naming the font file for PNG cards.
 const FONT_ENV: &str = "ISSUER_CARD_FONT";
@@ -39,44 +42,8 @@ enum Format {
     Svg,
 }
 
-/// The printable card written, for the report.
-#[derive(Debug, Serialize)]
-struct CardImage {
-    out: String,
-    format: &'static str,
-    width_mm: f32,
-    height_mm: f32,
-    /// Pixels of a PNG; absent for SVG.
-    width_px: Option<u32>,
-    height_px: Option<u32>,
-    dpi: Option<u32>,
-    qr_version: u8,
-    qr_ecc: String,
-    qr_modules: usize,
-    module_mm: f32,
-    test: bool,
-    /// The font a PNG was drawn with.
-    font: Option<String>,
-}
-
-/// `--json` output: the card row, and the image when one was written.
-#[derive(Debug, Serialize)]
-struct Report<'a> {
-    #[serde(flatten)]
-    card: &'a CardRecord,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<CardImage>,
-}
-
 pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
-    let serial: u64 = a
-        .serial
-        .parse()
-        .ok()
-        .filter(|_| a.serial.len() == 12)
-        .ok_or_else(|| {
-            Failure::usage(format!("`{}` is not a permit serial (12 digits)", a.serial))
-        })?;
+    let serial = context::serial(&a.serial)?;
     // Everything that can fail without the ledger is checked before it is opened.
     let format = a
         .out
@@ -87,28 +54,16 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         Some(Format::Png) => Some(card_font(a.font.as_deref())?),
         _ => None,
     };
-    let now = commands::now(cli)?;
+    let acting = Acting::from_cli(cli)?;
+    let now = acting.now;
     let trust = match format {
-        Some(_) => Some(trust_list(&a.keys)?),
+        Some(_) => Some(context::trust_list(&a.keys)?),
         None => None,
     };
-    let settings = commands::settings(cli)?;
-    let key = permit_issuer::demo::issuer_key().map_err(|e| Failure::usage(e.to_string()))?;
-    let actor = cli.actor.clone().unwrap_or_else(|| "operator".into());
-    let office = Office {
-        settings: &settings,
-        key: &key,
-        key_is_test: true,
-        now,
-        actor: &actor,
-    };
-    let ch = match a.channel {
-        crate::cli::ChannelArg::Online => permit_issuer::settings::Channel::Online,
-        crate::cli::ChannelArg::Counter => permit_issuer::settings::Channel::Counter,
-    };
+    let office = acting.office();
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
     let (rec, image) = ledger.transaction(|tx| -> Result<_> {
-        let rec = lifecycle::card(tx, &office, serial, commands::card_kind(a.kind), ch)?;
+        let rec = lifecycle::card(tx, &office, serial, a.kind.into(), a.channel.into())?;
         let image = match (&a.out, format, &trust) {
             (Some(out), Some(format), Some(trust)) => {
                 let permit = tx
@@ -119,7 +74,7 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
                 let data =
                     CardData::new(&permit, &text, &rec, key_is_test).map_err(card_failure)?;
                 let (bytes, image) = render_card(&data, out, format, font.as_ref(), trust, now)?;
-                commands::write_output(out, &bytes, a.force)?;
+                write_output(out, &bytes, a.force)?;
                 Some(image)
             }
             _ => None,
@@ -127,7 +82,7 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         Ok((rec, image))
     })?;
     if cli.json {
-        commands::print_json(&Report { card: &rec, image })?;
+        print_json(&CardReport { card: &rec, image })?;
     } else {
         println!(
             "permit {serial:012}: card no. {} ({}), fee {} yuan",
@@ -172,13 +127,7 @@ fn output_format(out: &Path, force: bool) -> Result<Format> {
             .hint("the printable card is written as PNG (600 dpi) or SVG"));
         }
     };
-    if !force && out.exists() {
-        return Err(Failure::new(
-            "OUTPUT_EXISTS",
-            format!("{}: exists already", out.display()),
-        )
-        .hint("pass --force to replace it"));
-    }
+    check_output(out, force)?;
     Ok(format)
 }
 
@@ -217,28 +166,14 @@ fn card_font(flag: Option<&Path>) -> Result<Font> {
     }
 }
 
-/// The verified trust list for the self-check: `--trust`/`--root`, or the demo list.
-fn trust_list(k: &KeyArgs) -> Result<TrustList> {
-    let root = match &k.root {
-        Some(p) => keyfile::read_public_key(p)?,
-        None => demo::root().map_err(|e| Failure::usage(format!("demo root: {e}")))?,
-    };
-    let doc = match &k.trust {
-        Some(p) => commands::read_small(p, trust::MAX_TRUST_LIST_BYTES as u64)?,
-        None => demo::TRUST_LIST.as_bytes().to_vec(),
-    };
-    TrustList::verify(&doc, &root).map_err(|e| {
-        Failure::new("TRUST_LIST_REFUSED", format!("trust list refused: {e}"))
-            .hint("pass --trust FILE signed by the root given with --root KEY")
-    })
-}
-
 /// Verifies the current credential as a verifier would, and says whether its key is TEST-ONLY.
 fn verify(text: &str, trust: &TrustList, now: DateTime<Utc>) -> Result<bool> {
     selfcheck::verify_text(text, trust, now).map_err(|e| {
-        Failure::new("SELF_CHECK_FAILED", format!("{e}; no card was recorded")).hint(
-            "`issuer show SERIAL` prints the permit's state; an overdue endorsement suspends it",
+        Failure::new(
+            permit_issuer::error_code::ErrorCode::SelfCheckFailed,
+            format!("{e}; no card was recorded"),
         )
+        .hint("`issuer show SERIAL` prints the permit's state; an overdue endorsement suspends it")
     })?;
     let kid = credential::from_text(text)
         .ok()
@@ -281,12 +216,12 @@ fn render_card(
         (Format::Png, None) => return Err(Failure::usage("no font for the PNG card")),
         (Format::Svg, _) => {
             let svg = card::to_svg(data).map_err(card_failure)?;
-            let alone = render::to_png(qr, &RenderOptions::default())
-                .map_err(|e| Failure::usage(e.to_string()))?;
-            selfcheck::check_image(&alone, data.text(), trust, now).map_err(|e| {
-                Failure::usage(e.to_string())
-                    .hint("nothing was recorded or written; report this as a bug")
-            })?;
+            // The SVG's code is the card's matrix: render it alone and check that.
+            Code::from_matrix(data.text(), qr.clone(), RenderOptions::default())
+                .checked_png(trust, now)
+                .map_err(|e| {
+                    Failure::from(e).hint("nothing was recorded or written; report this as a bug")
+                })?;
             (svg.into_bytes(), None, None)
         }
     };

@@ -1,0 +1,170 @@
+//! Commands on an issued permit: `endorse`, `change`, `cancel`, `show` and `qr`.
+
+use std::process::ExitCode;
+
+use chrono::DateTime;
+
+use permit_issuer::issue::{Office, Signer};
+use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::ledger::{Ledger as _, Tx};
+use permit_issuer::lifecycle::{self, Change, Issued, LifecycleError};
+use permit_issuer::report::Cancelled;
+use permit_shared::trust::Usage;
+
+use crate::cli::{CancelArgs, ChangeArgs, Cli, EndorseArgs, QrOutArgs, ReissueArgs};
+use crate::context::{self, Acting};
+use crate::error::Result;
+use crate::output::{check_output, emit, print_issued, print_json, render_checked, rfc3339};
+
+/// `issuer endorse`
+pub fn endorse(cli: &Cli, a: &EndorseArgs) -> Result<ExitCode> {
+    let serial = context::serial(&a.serial)?;
+    reissue(&a.reissue, cli, "endorsed", |tx, office, signer| {
+        lifecycle::endorse(tx, office, signer, serial, a.channel.into())
+    })
+}
+
+/// `issuer change`
+pub fn change(cli: &Cli, a: &ChangeArgs) -> Result<ExitCode> {
+    let serial = context::serial(&a.serial)?;
+    let ch = Change {
+        hukou_division: a.hukou_division.clone(),
+        hukou_address: a.hukou_address.clone(),
+        photo: a.photo.clone(),
+        residence_district: a.residence_district.clone(),
+        residence_address: a.residence_address.clone(),
+    };
+    reissue(&a.reissue, cli, "changed", |tx, office, signer| {
+        lifecycle::change(tx, office, signer, serial, &ch, a.channel.into())
+    })
+}
+
+/// Endorsement and change: a new credential, optionally written out.
+fn reissue(
+    a: &ReissueArgs,
+    cli: &Cli,
+    what: &str,
+    step: impl FnOnce(&mut dyn Tx, &Office<'_>, &Signer) -> std::result::Result<Issued, LifecycleError>,
+) -> Result<ExitCode> {
+    let acting = Acting::from_cli(cli)?;
+    let s = context::signer(&a.keys, Usage::Permit, acting.now)?;
+    if let Some(o) = a.out.as_deref() {
+        check_output(o, a.force)?;
+    }
+    let office = acting.office();
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let (issued, r) = ledger.transaction(|tx| -> Result<_> {
+        let issued = step(tx, &office, &s)?;
+        let r = match a.out.as_deref() {
+            Some(o) => Some(render_checked(
+                &issued.text,
+                o,
+                &a.qr,
+                s.trust(),
+                acting.now,
+            )?),
+            None => None,
+        };
+        Ok((issued, r))
+    })?;
+    let written = a.out.as_deref().zip(r.as_ref());
+    if let Some((o, r)) = written {
+        emit(r, o, a.force)?;
+    }
+    print_issued(cli, what, &issued, written, s.is_test())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `issuer cancel`
+pub fn cancel(cli: &Cli, a: &CancelArgs) -> Result<ExitCode> {
+    let serial = context::serial(&a.serial)?;
+    let acting = Acting::from_cli(cli)?;
+    let office = acting.office();
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    ledger.transaction(|tx| {
+        lifecycle::cancel(
+            tx,
+            &office,
+            serial,
+            &a.reason,
+            a.reporter.into(),
+            a.channel.into(),
+        )
+    })?;
+    if cli.json {
+        print_json(&Cancelled {
+            serial: format!("{serial:012}"),
+            state: "cancelled",
+        })?;
+    } else {
+        println!(
+            "permit {serial:012}: cancelled; publish a status list (`issuer status publish`) so that verifiers learn of it"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `issuer show`
+pub fn show(cli: &Cli, serial: &str) -> Result<ExitCode> {
+    let serial = context::serial(serial)?;
+    let now = context::now(cli)?;
+    let settings = context::settings(cli)?;
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let h = ledger.transaction(|tx| {
+        lifecycle::history(tx, serial, permit_shared::civil::date_of(now), &settings)
+    })?;
+    if cli.json {
+        print_json(&h)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "permit {} ({}) — application {}",
+        h.serial, h.state, h.application
+    );
+    println!(
+        "  {}  {}  {}",
+        h.details.name, h.details.id_number, h.details.residence_address
+    );
+    println!(
+        "  issued on {}  valid until {}  endorsed until {}  version {}",
+        h.issued_on, h.valid_until, h.endorsed_until, h.current_version
+    );
+    if let Some((from, to)) = h.endorsement_window {
+        println!("  next endorsement window {from} … {to}");
+    }
+    println!("  residence counted since {}", h.residence_counted_since);
+    for c in &h.cards {
+        println!("  card no. {} {} fee {} yuan", c.number, c.kind, c.fee_yuan);
+    }
+    println!("history:");
+    for e in &h.events {
+        println!(
+            "  {}  {:<22} {:<12} {}",
+            rfc3339(DateTime::from_timestamp(e.at, 0).unwrap_or_default()),
+            e.kind,
+            e.actor,
+            e.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `issuer qr`
+pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
+    let serial = context::serial(&a.serial)?;
+    let now = context::now(cli)?;
+    let s = context::signer(&a.keys, Usage::Permit, now)?;
+    check_output(&a.out, a.force)?;
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let issued = ledger.transaction(|tx| lifecycle::current(tx, serial))?;
+    let r = render_checked(&issued.text, &a.out, &a.qr, s.trust(), now)?;
+    emit(&r, &a.out, a.force)?;
+    print_issued(
+        cli,
+        "current credential",
+        &issued,
+        Some((&a.out, &r)),
+        s.is_test(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
