@@ -1,16 +1,12 @@
 //! Test fixtures shared by the card's unit tests: permits issued in an in-memory ledger for the
-//! reference applicant and for one with the longest residence address, the system font, and the
-//! texts of a layout.
+//! reference applicant and for one with the longest residence address, and the texts of a layout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use permit_shared::applicant::RawApplicant;
 
-use std::path::Path;
-
 use super::CardData;
-use super::font::{Font, SUGGESTED_FONT_PACKAGE, SYSTEM_FONTS, find_system_font};
 use super::layout::{Item, Layout};
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{CardRecord, Ledger as _, PermitRecord};
@@ -90,20 +86,6 @@ pub(super) fn long_address() -> CardData {
     );
     let (permit, text, card) = issued(&json);
     CardData::new(&permit, &text, &card, false).unwrap()
-}
-
-/// The first well-known CJK font installed, or `None` (and a note why the test is skipped).
-pub(super) fn system_font() -> Option<Font> {
-    match find_system_font() {
-        Some(f) => Some(Font::from_file(Path::new(f.path), f.face).unwrap()),
-        None => {
-            eprintln!(
-                "skipped: no CJK font found (install {SUGGESTED_FONT_PACKAGE}); looked in {:?}",
-                SYSTEM_FONTS.iter().map(|f| f.path).collect::<Vec<_>>()
-            );
-            None
-        }
-    }
 }
 
 /// The texts of a layout with their field names, in drawing order.

@@ -9,14 +9,11 @@
 //! (text as `<text>` with a CJK `font-family` fallback list, the QR as one `<path>`).
 //!
 //! ```
-//! use std::path::Path;
 //! use permit_issuer::card::{self, Font, PngOptions};
 //!
-//! // A PNG needs a CJK font: the caller's file, or the first well-known one installed.
-//! if let Some(f) = card::find_system_font() {
-//!     let font = Font::from_file(Path::new(f.path), f.face)?;
-//!     assert_eq!(font.origin(), f.path);
-//! }
+//! // PNG cards are drawn with the font embedded in the crate, the same on every machine.
+//! let font = Font::embedded()?;
+//! assert_eq!(font.origin(), card::EMBEDDED_FONT_NAME);
 //! assert!(Font::from_bytes(b"not a font".to_vec(), 0).is_err());
 //! // 600 dpi: 2022 × 1276 px, modules of 12 px = 0.508 mm.
 //! assert_eq!(PngOptions::default().size_px(), (2022, 1276));
@@ -30,12 +27,18 @@
 //!
 //! # Fonts
 //!
-//! The repository ships no font. [`to_svg`] needs none: the viewer or printer picks one from
-//! [`SVG_FONT_FAMILY`] and line breaks are computed with a conservative width estimate (every
-//! Han character one em, Latin letters and digits 0.62 em). [`to_png`] needs a [`Font`] with
-//! CJK glyphs: the caller passes a file, or takes the first of [`SYSTEM_FONTS`] that exists
-//! ([`find_system_font`]; on Debian `apt-get install fonts-wqy-microhei`). A character the font
-//! lacks is an error ([`CardError::MissingGlyph`]), never a blank box on a printed card.
+//! The crate embeds one font, WenQuanYi Micro Hei 0.2.0-beta (face 0 of
+//! `issuer/fonts/wqy-microhei.ttc`, from Debian's `fonts-wqy-microhei`, used under Apache-2.0;
+//! see `issuer/fonts/README.md`), and [`to_png`] is meant to be given it ([`Font::embedded`]):
+//! a card then looks the same whatever fonts the machine has. A caller may pass another file
+//! instead ([`Font::from_file`]; [`SYSTEM_FONTS`] and [`find_system_font`] name well-known
+//! locations of installed CJK fonts). A font must have Latin letters and digits and Chinese
+//! characters, else it is refused when loaded ([`CardError::FontLacksGlyphs`]) rather than
+//! drawing labels as boxes that no longer fit. [`to_svg`] needs no font: the viewer or printer
+//! picks one from [`SVG_FONT_FAMILY`] and line breaks are computed with a conservative width
+//! estimate (every Han character one em, Latin letters and digits 0.62 em). A character of a
+//! value that the font lacks is an error ([`CardError::MissingGlyph`]), never a blank box on a
+//! printed card.
 //!
 //! # Size of the code
 //!
@@ -71,7 +74,9 @@ mod text;
 #[cfg(test)]
 mod fixtures;
 
-pub use font::{Font, SUGGESTED_FONT_PACKAGE, SYSTEM_FONTS, SystemFont, find_system_font};
+pub use font::{
+    EMBEDDED_FONT_NAME, Font, SUGGESTED_FONT_PACKAGE, SYSTEM_FONTS, SystemFont, find_system_font,
+};
 pub use layout::module_mm;
 pub use raster::{PngOptions, to_png};
 pub use svg::{SVG_FONT_FAMILY, to_svg};
@@ -166,11 +171,16 @@ pub enum CardError {
         /// Face asked for.
         face: u32,
     },
-    /// The font has no Chinese characters.
-    #[error("font {font} has no CJK characters (no glyph for `{ch}`)")]
-    FontNotCjk {
+    /// The font lacks the Latin letters and digits, or the Chinese characters, that every card
+    /// shows (checked when a [`Font`] is loaded).
+    #[error(
+        "font {font} has no {missing} glyphs (none for `{ch}`); a card font needs both Latin letters and Chinese characters"
+    )]
+    FontLacksGlyphs {
         /// Where the font came from.
         font: String,
+        /// The script it lacks: `"Latin"` or `"CJK"`.
+        missing: &'static str,
         /// The first character missing.
         ch: char,
     },
