@@ -249,8 +249,8 @@ pub struct CardArgs {
     /// Write the printable card here (`.png` or `.svg`).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// Font for a PNG card: TrueType/OpenType file or .ttc collection with Chinese glyphs
-    /// (default: $ISSUER_CARD_FONT, else the first well-known system font found).
+    /// Font for a PNG card: TrueType/OpenType file or .ttc collection with Latin and Chinese
+    /// glyphs (default: $ISSUER_CARD_FONT, else the embedded WenQuanYi Micro Hei).
     #[arg(long, value_name = "FILE")]
     pub font: Option<PathBuf>,
     /// Replace an existing output file.

@@ -6,9 +6,8 @@
 //! list, the card rendered, its QR code decoded back from the rendered image, and the file
 //! written before the card row is committed. Any failure records nothing and writes nothing.
 //!
-//! The PNG needs a font with Chinese glyphs: `--font`, else `$ISSUER_CARD_FONT` when set, else the first
-//! of `permit_issuer::card::SYSTEM_FONTS` found (Debian: `apt-get install fonts-wqy-microhei`).
-//! The SVG needs none.
+//! The PNG is drawn with `--font`, else `$ISSUER_CARD_FONT` when set, else the font embedded in
+//! the issuer (WenQuanYi Micro Hei, `issuer/fonts/`). The SVG embeds none.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,12 +130,12 @@ fn output_format(out: &Path, force: bool) -> Result<Format> {
     Ok(format)
 }
 
-/// The font for PNG cards: `--font`, `$ISSUER_CARD_FONT`, or the first well-known system font found.
+/// The font for PNG cards: `--font`, else `$ISSUER_CARD_FONT`, else the embedded WenQuanYi Micro
+/// Hei.
 fn card_font(flag: Option<&Path>) -> Result<Font> {
     let font_failure = |e: CardError| {
         Failure::usage(e.to_string()).hint(format!(
-            "pass --font FILE (or set {FONT_ENV}) with a TrueType/OpenType font with Chinese glyphs (Debian: apt-get install {}), or write an SVG card (--out card.svg)",
-            card::SUGGESTED_FONT_PACKAGE
+            "pass --font FILE (or set {FONT_ENV}) with a TrueType/OpenType font that has Latin and Chinese glyphs, or leave both out to use the embedded font"
         ))
     };
     let chosen = flag.map(Path::to_path_buf).or_else(|| {
@@ -144,25 +143,16 @@ fn card_font(flag: Option<&Path>) -> Result<Font> {
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
     });
-    if let Some(path) = chosen {
-        // A known collection keeps its Chinese face (face 2 of Noto Sans CJK).
-        let face = card::SYSTEM_FONTS
-            .iter()
-            .find(|f| Path::new(f.path) == path)
-            .map_or(0, |f| f.face);
-        return Font::from_file(&path, face).map_err(font_failure);
-    }
-    match card::find_system_font() {
-        Some(f) => Font::from_file(Path::new(f.path), f.face).map_err(font_failure),
-        None => Err(Failure::usage(format!(
-            "no font with Chinese glyphs found for the PNG card (looked for {} and {} other well-known files)",
-            card::SYSTEM_FONTS.first().map_or("", |f| f.path),
-            card::SYSTEM_FONTS.len().saturating_sub(1)
-        ))
-        .hint(format!(
-            "install one (Debian: apt-get install {}), pass --font FILE, or write an SVG card (--out card.svg)",
-            card::SUGGESTED_FONT_PACKAGE
-        ))),
+    match chosen {
+        Some(path) => {
+            // A known collection keeps its Chinese face (face 2 of Noto Sans CJK).
+            let face = card::SYSTEM_FONTS
+                .iter()
+                .find(|f| Path::new(f.path) == path)
+                .map_or(0, |f| f.face);
+            Font::from_file(&path, face).map_err(font_failure)
+        }
+        None => Font::embedded().map_err(font_failure),
     }
 }
 
