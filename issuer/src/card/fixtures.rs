@@ -48,7 +48,8 @@ pub(super) fn issued(applicant: &str) -> (PermitRecord, String, CardRecord) {
     let mut ledger = SqliteLedger::in_memory().unwrap();
     ledger
         .transaction(|tx| -> Result<_, LifecycleError> {
-            let Direct::Issued(i) = lifecycle::issue_direct(tx, &office, &signer, &raw, Channel::Counter)?
+            let Direct::Issued(i) =
+                lifecycle::issue_direct(tx, &office, &signer, &raw, Channel::Counter)?
             else {
                 panic!("reference applicant not eligible");
             };
