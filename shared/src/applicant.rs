@@ -292,32 +292,86 @@ impl RawApplicant {
     }
 
     /// Checks every field; `today` is the issuing office's current date (for "not in the future").
+    ///
+    /// The errors come in a fixed order: first every missing required field, then the checks
+    /// below, one field group after the other (batch error files and tests rely on the order).
     pub fn validate(&self, today: NaiveDate) -> Result<Applicant, Vec<FieldError>> {
-        let mut errs = Vec::new();
-        let mut req = |field: &str, v: &Option<String>| -> Option<String> {
-            match v {
-                Some(s) => Some(s.clone()),
-                None => {
-                    errs.push(FieldError::new(
-                        field,
-                        "MISSING_FIELD",
-                        format!("required field `{field}` is missing"),
-                    ));
-                    None
-                }
-            }
-        };
-        let reference = self.reference.clone();
-        let name = req("name", &self.name);
-        let sex = req("sex", &self.sex);
-        let birth = req("birth_date", &self.birth_date);
-        let id = req("id_number", &self.id_number);
-        let city = req("residence_city", &self.residence_city);
-        let district = req("residence_district", &self.residence_district);
-        let address = req("residence_address", &self.residence_address);
-        let registered = req("residence_registered_on", &self.residence_registered_on);
+        let mut errs = self.missing_required();
+        self.check_reference(&mut errs);
+        let name = self.check_name(&mut errs);
+        let id = self.check_id_number(&mut errs);
+        let sex = self.check_sex(id.as_ref(), &mut errs);
+        let birth = self.check_birth_date(id.as_ref(), today, &mut errs);
+        let hk_mo_tw = id.as_ref().is_some_and(CitizenId::is_hk_mo_tw);
+        let ethnicity = self.check_ethnicity(hk_mo_tw, &mut errs);
+        let (hukou_division, hukou_address) = self.check_hukou(hk_mo_tw, &mut errs);
+        let city = self.check_residence_city(&mut errs);
+        let district = self.check_residence_district(city, &mut errs);
+        let address = self.check_residence_address(district, &mut errs);
+        let registered = self.check_registered_on(today, birth, &mut errs);
+        let basis = self.check_basis(&mut errs);
+        match (
+            name, sex, birth, id, city, district, address, registered, basis,
+        ) {
+            (
+                Some(name),
+                Some(sex),
+                Some(birth_date),
+                Some(id_number),
+                Some(residence_city),
+                Some(residence_district),
+                Some(residence_address),
+                Some(residence_registered_on),
+                Some(basis),
+            ) if errs.is_empty() => Ok(Applicant {
+                reference: self.reference.clone(),
+                name,
+                sex,
+                ethnicity,
+                birth_date,
+                id_number,
+                hukou_division,
+                hukou_address,
+                residence_city,
+                residence_district,
+                residence_address,
+                residence_registered_on,
+                basis,
+                test: self.test.unwrap_or(false),
+                data_verified: self.data_verified.unwrap_or(false),
+            }),
+            _ => Err(errs),
+        }
+    }
 
-        if let Some(r) = &reference {
+    /// `MISSING_FIELD` for each absent field that every applicant must have (ethnicity, the
+    /// household registration and the basis are reported by their own checks).
+    fn missing_required(&self) -> Vec<FieldError> {
+        [
+            ("name", &self.name),
+            ("sex", &self.sex),
+            ("birth_date", &self.birth_date),
+            ("id_number", &self.id_number),
+            ("residence_city", &self.residence_city),
+            ("residence_district", &self.residence_district),
+            ("residence_address", &self.residence_address),
+            ("residence_registered_on", &self.residence_registered_on),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(field, _)| {
+            FieldError::new(
+                field,
+                "MISSING_FIELD",
+                format!("required field `{field}` is missing"),
+            )
+        })
+        .collect()
+    }
+
+    /// `ref`: optional; 1 … 64 characters of a URL-safe set.
+    fn check_reference(&self, errs: &mut Vec<FieldError>) {
+        if let Some(r) = &self.reference {
             let ok = !r.is_empty()
                 && r.len() <= MAX_REF_CHARS
                 && r.bytes()
@@ -330,33 +384,46 @@ impl RawApplicant {
                 ));
             }
         }
-        let name = name.and_then(|n| match text::check(&n, MAX_NAME_CHARS) {
-            Ok(()) => Some(n),
+    }
+
+    /// `name`: printable text of at most [`MAX_NAME_CHARS`] characters.
+    fn check_name(&self, errs: &mut Vec<FieldError>) -> Option<String> {
+        let n = self.name.as_ref()?;
+        match text::check(n, MAX_NAME_CHARS) {
+            Ok(()) => Some(n.clone()),
             Err(e) => {
                 errs.push(FieldError::new("name", e.code(), e.to_string()));
                 None
             }
-        });
-        let id = id.and_then(|s| match CitizenId::parse(&s) {
+        }
+    }
+
+    /// `id_number`: a valid citizen ID number (format, birth date, checksum).
+    fn check_id_number(&self, errs: &mut Vec<FieldError>) -> Option<CitizenId> {
+        match CitizenId::parse(self.id_number.as_ref()?) {
             Ok(id) => Some(id),
             Err(e) => {
                 errs.push(FieldError::new("id_number", e.code(), e.to_string()));
                 None
             }
-        });
-        let sex = sex.and_then(|s| match s.as_str() {
-            "male" => Some(Sex::Male),
-            "female" => Some(Sex::Female),
+        }
+    }
+
+    /// `sex`: `male` or `female`, agreeing with the ID number.
+    fn check_sex(&self, id: Option<&CitizenId>, errs: &mut Vec<FieldError>) -> Option<Sex> {
+        let sex = match self.sex.as_ref()?.as_str() {
+            "male" => Sex::Male,
+            "female" => Sex::Female,
             _ => {
                 errs.push(FieldError::new(
                     "sex",
                     "INVALID_VALUE",
                     "must be `male` or `female`",
                 ));
-                None
+                return None;
             }
-        });
-        if let (Some(id), Some(sex)) = (&id, sex)
+        };
+        if let Some(id) = id
             && id.sex() != sex
         {
             errs.push(FieldError::new(
@@ -369,37 +436,48 @@ impl RawApplicant {
                 ),
             ));
         }
-        let birth = birth.and_then(|b| match civil::parse_date(&b) {
-            Some(d) => Some(d),
-            None => {
-                errs.push(FieldError::new(
-                    "birth_date",
-                    "INVALID_DATE",
-                    format!("`{b}` is not a real YYYY-MM-DD date"),
-                ));
-                None
-            }
-        });
-        if let Some(b) = birth {
-            if b > today {
-                errs.push(FieldError::new(
-                    "birth_date",
-                    "DATE_IN_FUTURE",
-                    format!("{b} is after today ({today})"),
-                ));
-            }
-            if let Some(id) = &id
-                && id.birth_date() != b
-            {
-                errs.push(FieldError::new(
-                    "birth_date",
-                    "BIRTH_DATE_MISMATCH",
-                    format!("{b} disagrees with the ID number ({})", id.birth_date()),
-                ));
-            }
+        Some(sex)
+    }
+
+    /// `birth_date`: a real date, not after today, agreeing with the ID number.
+    fn check_birth_date(
+        &self,
+        id: Option<&CitizenId>,
+        today: NaiveDate,
+        errs: &mut Vec<FieldError>,
+    ) -> Option<NaiveDate> {
+        let text = self.birth_date.as_ref()?;
+        let Some(b) = civil::parse_date(text) else {
+            errs.push(FieldError::new(
+                "birth_date",
+                "INVALID_DATE",
+                format!("`{text}` is not a real YYYY-MM-DD date"),
+            ));
+            return None;
+        };
+        if b > today {
+            errs.push(FieldError::new(
+                "birth_date",
+                "DATE_IN_FUTURE",
+                format!("{b} is after today ({today})"),
+            ));
         }
-        let hk_mo_tw = id.as_ref().is_some_and(CitizenId::is_hk_mo_tw);
-        let ethnicity = match (&self.ethnicity, hk_mo_tw) {
+        if let Some(id) = id
+            && id.birth_date() != b
+        {
+            errs.push(FieldError::new(
+                "birth_date",
+                "BIRTH_DATE_MISMATCH",
+                format!("{b} disagrees with the ID number ({})", id.birth_date()),
+            ));
+        }
+        Some(b)
+    }
+
+    /// `ethnicity`: a GB 3304 code, required except for Hong Kong, Macao and Taiwan residents,
+    /// whose permits carry none.
+    fn check_ethnicity(&self, hk_mo_tw: bool, errs: &mut Vec<FieldError>) -> Option<u8> {
+        match (&self.ethnicity, hk_mo_tw) {
             (None, true) => None,
             (Some(_), true) => {
                 errs.push(FieldError::new(
@@ -431,8 +509,17 @@ impl RawApplicant {
                 }
                 code
             }
-        };
-        let (hukou_division, hukou_address) = if hk_mo_tw {
+        }
+    }
+
+    /// `hukou_division` and `hukou_address`: required for mainland residents, absent for Hong
+    /// Kong, Macao and Taiwan residents (who have no household registration).
+    fn check_hukou(
+        &self,
+        hk_mo_tw: bool,
+        errs: &mut Vec<FieldError>,
+    ) -> (Option<u32>, Option<String>) {
+        if hk_mo_tw {
             for (f, v) in [
                 ("hukou_division", &self.hukou_division),
                 ("hukou_address", &self.hukou_address),
@@ -445,51 +532,53 @@ impl RawApplicant {
                     ));
                 }
             }
-            (None, None)
-        } else {
-            let div = match &self.hukou_division {
-                None => {
+            return (None, None);
+        }
+        let div = match &self.hukou_division {
+            None => {
+                errs.push(FieldError::new(
+                    "hukou_division",
+                    "MISSING_FIELD",
+                    "required field `hukou_division` is missing",
+                ));
+                None
+            }
+            Some(s) => {
+                let v = six_digits(s).filter(|v| division::is_plausible_hukou_division(*v));
+                if v.is_none() {
                     errs.push(FieldError::new(
                         "hukou_division",
-                        "MISSING_FIELD",
-                        "required field `hukou_division` is missing",
+                        "UNKNOWN_DIVISION",
+                        format!("`{s}` is not a six-digit division code of a mainland province"),
                     ));
-                    None
                 }
-                Some(s) => {
-                    let v = six_digits(s).filter(|v| division::is_plausible_hukou_division(*v));
-                    if v.is_none() {
-                        errs.push(FieldError::new(
-                            "hukou_division",
-                            "UNKNOWN_DIVISION",
-                            format!(
-                                "`{s}` is not a six-digit division code of a mainland province"
-                            ),
-                        ));
-                    }
-                    v
-                }
-            };
-            let addr = match &self.hukou_address {
-                None => {
-                    errs.push(FieldError::new(
-                        "hukou_address",
-                        "MISSING_FIELD",
-                        "required field `hukou_address` is missing",
-                    ));
-                    None
-                }
-                Some(a) => match text::check(a, MAX_ADDRESS_CHARS) {
-                    Ok(()) => Some(a.clone()),
-                    Err(e) => {
-                        errs.push(FieldError::new("hukou_address", e.code(), e.to_string()));
-                        None
-                    }
-                },
-            };
-            (div, addr)
+                v
+            }
         };
-        let city = city.and_then(|c| match six_digits(&c).and_then(division::city) {
+        let addr = match &self.hukou_address {
+            None => {
+                errs.push(FieldError::new(
+                    "hukou_address",
+                    "MISSING_FIELD",
+                    "required field `hukou_address` is missing",
+                ));
+                None
+            }
+            Some(a) => match text::check(a, MAX_ADDRESS_CHARS) {
+                Ok(()) => Some(a.clone()),
+                Err(e) => {
+                    errs.push(FieldError::new("hukou_address", e.code(), e.to_string()));
+                    None
+                }
+            },
+        };
+        (div, addr)
+    }
+
+    /// `residence_city`: a Guangdong prefecture-level city code.
+    fn check_residence_city(&self, errs: &mut Vec<FieldError>) -> Option<u32> {
+        let c = self.residence_city.as_ref()?;
+        match six_digits(c).and_then(division::city) {
             Some(city) => Some(city.code),
             None => {
                 errs.push(FieldError::new(
@@ -499,60 +588,91 @@ impl RawApplicant {
                 ));
                 None
             }
-        });
-        let district = district.and_then(|d| {
-            let Some(v) = six_digits(&d) else {
+        }
+    }
+
+    /// `residence_district`: a Guangdong county-level division of the residence city (`city`,
+    /// when that one is valid).
+    fn check_residence_district(
+        &self,
+        city: Option<u32>,
+        errs: &mut Vec<FieldError>,
+    ) -> Option<u32> {
+        let d = self.residence_district.as_ref()?;
+        let Some(v) = six_digits(d) else {
+            errs.push(FieldError::new(
+                "residence_district",
+                "UNKNOWN_DISTRICT",
+                format!("`{d}` is not a six-digit district code"),
+            ));
+            return None;
+        };
+        match division::city_of_district(v) {
+            None => {
                 errs.push(FieldError::new(
                     "residence_district",
                     "UNKNOWN_DISTRICT",
-                    format!("`{d}` is not a six-digit district code"),
+                    format!("`{d}` is not a Guangdong county-level division code"),
                 ));
-                return None;
-            };
-            match division::city_of_district(v) {
-                None => {
-                    errs.push(FieldError::new(
-                        "residence_district",
-                        "UNKNOWN_DISTRICT",
-                        format!("`{d}` is not a Guangdong county-level division code"),
-                    ));
-                    None
-                }
-                Some(c) if city.is_some_and(|city| city != c.code) => {
-                    errs.push(FieldError::new(
-                        "residence_district",
-                        "DISTRICT_NOT_IN_CITY",
-                        format!(
-                            "{d} belongs to {} ({}), not to the residence city",
-                            c.name, c.code
-                        ),
-                    ));
-                    None
-                }
-                Some(_) => Some(v),
+                None
             }
-        });
-        let address = address.and_then(|a| {
-            if let Err(e) = text::check(&a, MAX_ADDRESS_CHARS) {
-                errs.push(FieldError::new("residence_address", e.code(), e.to_string()));
-                return None;
+            Some(c) if city.is_some_and(|city| city != c.code) => {
+                errs.push(FieldError::new(
+                    "residence_district",
+                    "DISTRICT_NOT_IN_CITY",
+                    format!(
+                        "{d} belongs to {} ({}), not to the residence city",
+                        c.name, c.code
+                    ),
+                ));
+                None
             }
-            let prefix = district.and_then(division::residence_prefix)?;
-            match a.strip_prefix(&prefix) {
-                Some(rest) if !rest.trim().is_empty() => Some(a),
-                _ => {
-                    errs.push(FieldError::new(
-                        "residence_address",
-                        "ADDRESS_MISMATCH",
-                        format!(
-                            "must begin with `{prefix}` (the residence city and district) followed by the street address"
-                        ),
-                    ));
-                    None
-                }
+            Some(_) => Some(v),
+        }
+    }
+
+    /// `residence_address`: printable text starting with the prefix of the (valid) `district`
+    /// and followed by the street address.
+    fn check_residence_address(
+        &self,
+        district: Option<u32>,
+        errs: &mut Vec<FieldError>,
+    ) -> Option<String> {
+        let a = self.residence_address.as_ref()?;
+        if let Err(e) = text::check(a, MAX_ADDRESS_CHARS) {
+            errs.push(FieldError::new(
+                "residence_address",
+                e.code(),
+                e.to_string(),
+            ));
+            return None;
+        }
+        let prefix = district.and_then(division::residence_prefix)?;
+        match a.strip_prefix(&prefix) {
+            Some(rest) if !rest.trim().is_empty() => Some(a.clone()),
+            _ => {
+                errs.push(FieldError::new(
+                    "residence_address",
+                    "ADDRESS_MISMATCH",
+                    format!(
+                        "must begin with `{prefix}` (the residence city and district) followed by the street address"
+                    ),
+                ));
+                None
             }
-        });
-        let registered = registered.and_then(|r| match civil::parse_date(&r) {
+        }
+    }
+
+    /// `residence_registered_on`: a real date, not after today and not before the (valid)
+    /// birth date.
+    fn check_registered_on(
+        &self,
+        today: NaiveDate,
+        birth: Option<NaiveDate>,
+        errs: &mut Vec<FieldError>,
+    ) -> Option<NaiveDate> {
+        let r = self.residence_registered_on.as_ref()?;
+        match civil::parse_date(r) {
             Some(d) if d > today => {
                 errs.push(FieldError::new(
                     "residence_registered_on",
@@ -578,15 +698,19 @@ impl RawApplicant {
                 ));
                 None
             }
-        });
-        let basis = match &self.basis {
+        }
+    }
+
+    /// `basis`: a non-empty list of distinct eligibility conditions.
+    fn check_basis(&self, errs: &mut Vec<FieldError>) -> Option<Vec<Basis>> {
+        let list = match &self.basis {
             None => {
                 errs.push(FieldError::new(
                     "basis",
                     "MISSING_FIELD",
                     "required field `basis` is missing",
                 ));
-                None
+                return None;
             }
             Some(list) if list.is_empty() => {
                 errs.push(FieldError::new(
@@ -594,67 +718,34 @@ impl RawApplicant {
                     "NO_BASIS",
                     "at least one of employment, housing, study is required",
                 ));
-                None
+                return None;
             }
-            Some(list) => {
-                let mut out: Vec<Basis> = Vec::new();
-                let mut ok = true;
-                for b in list {
-                    match Basis::parse(b) {
-                        Some(v) if out.contains(&v) => {
-                            errs.push(FieldError::new(
-                                "basis",
-                                "DUPLICATE_VALUE",
-                                format!("`{b}` is listed twice"),
-                            ));
-                            ok = false;
-                        }
-                        Some(v) => out.push(v),
-                        None => {
-                            errs.push(FieldError::new(
-                                "basis",
-                                "INVALID_VALUE",
-                                format!("`{b}` is not one of employment, housing, study"),
-                            ));
-                            ok = false;
-                        }
-                    }
-                }
-                ok.then_some(out)
-            }
+            Some(list) => list,
         };
-        match (
-            name, sex, birth, id, city, district, address, registered, basis,
-        ) {
-            (
-                Some(name),
-                Some(sex),
-                Some(birth_date),
-                Some(id_number),
-                Some(residence_city),
-                Some(residence_district),
-                Some(residence_address),
-                Some(residence_registered_on),
-                Some(basis),
-            ) if errs.is_empty() => Ok(Applicant {
-                reference,
-                name,
-                sex,
-                ethnicity,
-                birth_date,
-                id_number,
-                hukou_division,
-                hukou_address,
-                residence_city,
-                residence_district,
-                residence_address,
-                residence_registered_on,
-                basis,
-                test: self.test.unwrap_or(false),
-                data_verified: self.data_verified.unwrap_or(false),
-            }),
-            _ => Err(errs),
+        let mut out: Vec<Basis> = Vec::new();
+        let mut ok = true;
+        for b in list {
+            match Basis::parse(b) {
+                Some(v) if out.contains(&v) => {
+                    errs.push(FieldError::new(
+                        "basis",
+                        "DUPLICATE_VALUE",
+                        format!("`{b}` is listed twice"),
+                    ));
+                    ok = false;
+                }
+                Some(v) => out.push(v),
+                None => {
+                    errs.push(FieldError::new(
+                        "basis",
+                        "INVALID_VALUE",
+                        format!("`{b}` is not one of employment, housing, study"),
+                    ));
+                    ok = false;
+                }
+            }
         }
+        ok.then_some(out)
     }
 }
 
