@@ -299,22 +299,7 @@ impl Applicant {
 mod tests {
     use super::*;
 
-    pub(super) const REFERENCE: &str = r#"{
-  "ref": "APP-REFERENCE",
-  "name": "欧阳晓燕",
-  "sex": "female",
-  "ethnicity": "01",
-  "birth_date": "1991-07-19",
-  "id_number": "430524199107199021",
-  "hukou_division": "430524",
-  "hukou_address": "湖南省邵阳市隆回县桃洪镇新民村3组12号",
-  "residence_city": "440100",
-  "residence_district": "440106",
-  "residence_address": "广东省广州市天河区石牌街道天河北路233号中信广场36栋1203房",
-  "residence_registered_on": "2024-03-18",
-  "basis": ["employment"],
-  "test": true
-}"#;
+    pub(super) use crate::fixtures::REFERENCE_APPLICANT as REFERENCE;
 
     pub(super) fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()

@@ -337,12 +337,12 @@ impl Claims {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample_claims;
     use super::*;
+    use crate::fixtures::example_claims;
 
     #[test]
     fn claims_reject_extras_and_order() {
-        let c = sample_claims();
+        let c = example_claims();
         let good = c.encode();
         assert_eq!(Claims::decode(&good).unwrap(), c);
         // An extra claim (iss).

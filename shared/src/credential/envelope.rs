@@ -262,13 +262,14 @@ pub(crate) fn sign_payload(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{key, sample_claims};
+    use super::super::tests::key;
     use super::*;
+    use crate::fixtures::example_claims;
 
     #[test]
     fn non_canonical_forms_are_refused() {
         let k = key();
-        let cose = sign(&sample_claims(), &k);
+        let cose = sign(&example_claims(), &k);
         // Re-encode the array header in the 1-byte-length form (0x98 0x04 instead of 0x84).
         assert_eq!(cose[1], 0x84);
         let mut long = vec![cose[0], 0x98, 0x04];

@@ -149,34 +149,9 @@ impl DecodeError {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use chrono::NaiveDate;
-
     use super::*;
-    use crate::citizen_id::CitizenId;
+    use crate::fixtures::example_claims;
     use crate::keys::SecretKey;
-
-    pub(crate) fn sample_claims() -> Claims {
-        Claims {
-            issued_at: 1_795_536_000,
-            expires_at: 1_890_230_400,
-            permit: PermitClaim {
-                serial: 482_913_077_415,
-                version: 1,
-                name: "欧阳晓燕".into(),
-                id_number: CitizenId::parse("430524199107199021").unwrap(),
-                ethnicity: Some(1),
-                hukou_division: Some(430524),
-                residence_district: 440106,
-                residence_address: "石牌街道天河北路233号中信广场36栋1203房".into(),
-                authority: 440106,
-                issued_on: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-                endorsed_until: NaiveDate::from_ymd_opt(2027, 11, 25).unwrap(),
-                status_index: 1_234_567,
-                photo: None,
-                test: true,
-            },
-        }
-    }
 
     pub(crate) fn key() -> SecretKey {
         SecretKey::from_seed(&[42u8; 32]).unwrap()
@@ -185,7 +160,7 @@ pub(crate) mod tests {
     #[test]
     fn round_trip_and_size() {
         let k = key();
-        let claims = sample_claims();
+        let claims = example_claims();
         let cose = sign(&claims, &k);
         assert!(cose.len() < 272, "COSE is {} bytes", cose.len());
         let text = to_text(&cose);
@@ -205,7 +180,7 @@ pub(crate) mod tests {
         #[test]
         fn any_flipped_bit_never_verifies(byte in 0usize..400, bit in 0u8..8) {
             let k = key();
-            let cose = sign(&sample_claims(), &k);
+            let cose = sign(&example_claims(), &k);
             let i = byte % cose.len();
             let mut bad = cose.clone();
             bad[i] ^= 1 << bit;
@@ -219,7 +194,7 @@ pub(crate) mod tests {
         #[test]
         fn any_changed_digit_never_verifies(pos in 0usize..800, delta in 1u8..10) {
             let k = key();
-            let text = to_text(&sign(&sample_claims(), &k));
+            let text = to_text(&sign(&example_claims(), &k));
             let mut b = text.into_bytes();
             let i = PREFIX_V1.len() + pos % (b.len() - PREFIX_V1.len());
             b[i] = b'0' + (b[i] - b'0' + delta) % 10;
