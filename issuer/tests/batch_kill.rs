@@ -14,21 +14,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_issuer");
+use permit_shared::fixtures::TestRng;
 
-/// xorshift64*: reproducible delays from a printed seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+const BIN: &str = env!("CARGO_BIN_EXE_issuer");
 
 fn batch_cmd(db: &Path, input: &Path, out: &Path) -> Command {
     let mut c = Command::new(BIN);
@@ -57,7 +45,7 @@ fn killed_batch_resumes_without_loss_or_duplicates() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| getrandom::u64().unwrap_or(1) | 1);
     eprintln!("batch_kill: {rows} rows, BATCH_KILL_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = TestRng::new(seed); // reproducible delays from a printed seed
 
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("ledger.sqlite3");
@@ -100,7 +88,7 @@ fn killed_batch_resumes_without_loss_or_duplicates() {
             .spawn()
             .unwrap();
         // Early kills hit the set-up and the first chunks; later ones the middle of the run.
-        let ms = 30 + rng.below(expected.as_millis() as u64 / 3 + 1);
+        let ms = 30 + rng.below(expected.as_millis() as usize / 3 + 1) as u64;
         let started = Instant::now();
         std::thread::sleep(Duration::from_millis(ms));
         match child.try_wait().unwrap() {

@@ -16,6 +16,7 @@ use permit_issuer::lifecycle::{
 use permit_issuer::settings::{Channel, Settings};
 use permit_shared::applicant::RawApplicant;
 use permit_shared::civil::CST;
+use permit_shared::fixtures::REFERENCE_APPLICANT as REFERENCE;
 use permit_shared::keys::SecretKey;
 use permit_shared::reason::Code;
 use permit_shared::trust::{self, KeyEntry, TrustList, TrustListBody, Usage};
@@ -30,15 +31,6 @@ const HUIZHOU: &str = r#"{
   "residence_city": "441300", "residence_district": "441302",
   "residence_address": "广东省惠州市惠城区江北街道文昌一路9号华贸大厦2栋1806房",
   "residence_registered_on": "2023-09-01", "basis": ["employment"], "test": true
-}"#;
-
-const REFERENCE: &str = r#"{
-  "ref": "APP-REFERENCE", "name": "欧阳晓燕", "sex": "female", "ethnicity": "01", "birth_date": "1991-07-19",
-  "id_number": "430524199107199021", "hukou_division": "430524",
-  "hukou_address": "湖南省邵阳市隆回县桃洪镇新民村3组12号",
-  "residence_city": "440100", "residence_district": "440106",
-  "residence_address": "广东省广州市天河区石牌街道天河北路233号中信广场36栋1203房",
-  "residence_registered_on": "2024-03-18", "basis": ["employment"], "test": true
 }"#;
 
 /// 10:00 China Standard Time on a date.

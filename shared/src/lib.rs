@@ -12,10 +12,32 @@
 //! ```
 //!
 //! ```
-//! use permit_shared::{credential, keys::SecretKey};
+//! use chrono::NaiveDate;
+//! use permit_shared::citizen_id::CitizenId;
+//! use permit_shared::credential::{self, Claims, PermitClaim};
+//! use permit_shared::keys::SecretKey;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = SecretKey::from_seed(&[7; 32])?; // a test key; real keys come from OS randomness
-//! # let claims = permit_shared::example_claims();
+//! let claims = Claims {
+//!     issued_at: 1_795_536_000,  // 2026-11-25, Unix seconds
+//!     expires_at: 1_890_230_400, // the start of the day after the last valid day
+//!     permit: PermitClaim {
+//!         serial: 482_913_077_415,
+//!         version: 1,
+//!         name: "欧阳晓燕".into(),
+//!         id_number: CitizenId::parse("430524199107199021")?,
+//!         ethnicity: Some(1),
+//!         hukou_division: Some(430524),
+//!         residence_district: 440106,
+//!         residence_address: "石牌街道天河北路233号中信广场36栋1203房".into(),
+//!         authority: 440106,
+//!         issued_on: NaiveDate::from_ymd_opt(2026, 11, 25).ok_or("date")?,
+//!         endorsed_until: NaiveDate::from_ymd_opt(2027, 11, 25).ok_or("date")?,
+//!         status_index: 1_234_567,
+//!         photo: None,
+//!         test: true,
+//!     },
+//! };
 //! let text = credential::to_text(&credential::sign(&claims, &key));
 //! let envelope = credential::Envelope::decode(&credential::from_text(&text)?)?;
 //! assert_eq!(envelope.key_id(), key.public().id());
@@ -23,6 +45,9 @@
 //! assert_eq!(verified.claims()?, claims);
 //! # Ok(()) }
 //! ```
+//!
+//! The cargo feature `test-fixtures` adds the module `fixtures` (the reference applicant, this
+//! claims set, a deterministic RNG) for the workspace's tests; it is not part of the product API.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -39,34 +64,10 @@ pub mod status;
 pub mod text;
 pub mod trust;
 
-/// A fixed, valid claims set (the reference applicant, test data) for examples and tests.
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
+/// The fixed claims set of [`fixtures::example_claims`], at the path the verifier's fuzzing
+/// harnesses use.
+#[cfg(feature = "test-fixtures")]
 #[doc(hidden)]
-pub fn example_claims() -> credential::Claims {
-    use chrono::NaiveDate;
-    credential::Claims {
-        issued_at: 1_795_536_000,
-        expires_at: 1_890_230_400,
-        permit: credential::PermitClaim {
-            serial: 482_913_077_415,
-            version: 1,
-            name: "欧阳晓燕".into(),
-            id_number: citizen_id::CitizenId::parse("430524199107199021")
-                .unwrap_or_else(|_| unreachable_id()),
-            ethnicity: Some(1),
-            hukou_division: Some(430524),
-            residence_district: 440106,
-            residence_address: "石牌街道天河北路233号中信广场36栋1203房".into(),
-            authority: 440106,
-            issued_on: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default(),
-            endorsed_until: NaiveDate::from_ymd_opt(2027, 11, 25).unwrap_or_default(),
-            status_index: 1_234_567,
-            photo: None,
-            test: true,
-        },
-    }
-}
-
-fn unreachable_id() -> citizen_id::CitizenId {
-    // The literal above is a valid number; this keeps the function total without panicking.
-    citizen_id::CitizenId::parse("440106199001010013").unwrap_or_else(|_| unreachable_id())
-}
+pub use fixtures::example_claims;

@@ -50,7 +50,7 @@ fn wrap(s: &str, w: usize) -> String {
 
 fn generate() -> String {
     let key = permit_issuer::demo::issuer_key().unwrap();
-    let claims = permit_shared::example_claims();
+    let claims = permit_shared::fixtures::example_claims();
     let payload = claims.encode();
     let cose = credential::sign(&claims, &key);
     let env = Envelope::decode(&cose).unwrap();

@@ -130,7 +130,10 @@ fn image_bytes(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 fn write_seed_corpus() {
     let issuer = permit_issuer::demo::issuer_key().unwrap();
     let issued = issue_at(&example_applicant(), fixed_now());
-    let example = credential::to_text(&credential::sign(&permit_shared::example_claims(), &issuer));
+    let example = credential::to_text(&credential::sign(
+        &permit_shared::fixtures::example_claims(),
+        &issuer,
+    ));
     let texts = [issued.clone(), example.clone()];
 
     // Scanner text: as scanned, with a line end, in lower case with surrounding white space.

@@ -145,7 +145,7 @@ fn every_mask_is_read_by_zbar_and_zxing() {
         ..RenderOptions::default()
     };
     let key = permit_issuer::demo::issuer_key().unwrap();
-    let mut claims = permit_shared::example_claims();
+    let mut claims = permit_shared::fixtures::example_claims();
     let mut files: Vec<(std::path::PathBuf, String)> = Vec::new();
     for ecc in [Ecc::M, Ecc::Q] {
         let mut per_mask = [0u32; 8];

@@ -58,7 +58,7 @@ fn cose(k: &SecretKey, protected: Vec<u8>, unprotected: Value, payload: Vec<u8>)
 }
 
 fn claims() -> Claims {
-    permit_shared::example_claims()
+    permit_shared::fixtures::example_claims()
 }
 
 /// The claims map with one permit-claim entry edited.

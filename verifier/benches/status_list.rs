@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+use permit_shared::fixtures::TestRng;
 use permit_shared::keys::SecretKey;
 use permit_shared::status::{Status, StatusList, StatusListToken};
 use permit_shared::trust::TrustList;
@@ -22,26 +23,13 @@ use permit_verifier::verify::verify_status_list;
 
 const ENTRIES: u64 = 30_000_000;
 
-/// splitmix64: a fixed-seed generator, so every run measures the same list.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// A list of `ENTRIES` entries where each entry is revoked, suspended or superseded with the
 /// given probabilities (in parts per 10 000), independently.
 fn list(revoked: u64, suspended: u64, superseded: u64) -> StatusList {
-    let mut rng = Rng(0x5EED_0001);
+    let mut rng = TestRng::new(0x5EED_0001); // fixed seed: every run measures the same list
     let mut l = StatusList::new(ENTRIES);
     for i in 0..ENTRIES {
-        let r = rng.next() % 10_000;
+        let r = rng.next_u64() % 10_000;
         let s = if r < revoked {
             Status::Revoked
         } else if r < revoked + suspended {

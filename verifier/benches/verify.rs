@@ -50,7 +50,7 @@ fn qr_png(text: &str, module: u32) -> Vec<u8> {
 
 fn benches(c: &mut Criterion) {
     let key = demo_key();
-    let claims = permit_shared::example_claims();
+    let claims = permit_shared::fixtures::example_claims();
     let text = credential::to_text(&credential::sign(&claims, &key));
     let root = permit_verifier::demo::root().unwrap();
     let trust = TrustList::verify(permit_verifier::demo::TRUST_LIST.as_bytes(), &root).unwrap();

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod normalise;

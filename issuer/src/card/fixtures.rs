@@ -13,23 +13,8 @@ use crate::ledger::{CardRecord, Ledger as _, PermitRecord};
 use crate::lifecycle::{self, CardKind, Direct, LifecycleError, Office};
 use crate::settings::{Channel, Settings};
 
-/// A copy of `shared/applicants/reference.json` (synthetic test data).
-pub(super) const REFERENCE: &str = r#"{
-  "ref": "APP-REFERENCE",
-  "name": "欧阳晓燕",
-  "sex": "female",
-  "ethnicity": "01",
-  "birth_date": "1991-07-19",
-  "id_number": "430524199107199021",
-  "hukou_division": "430524",
-  "hukou_address": "湖南省邵阳市隆回县桃洪镇新民村3组12号",
-  "residence_city": "440100",
-  "residence_district": "440106",
-  "residence_address": "广东省广州市天河区石牌街道天河北路233号中信广场36栋1203房",
-  "residence_registered_on": "2024-03-18",
-  "basis": ["employment"],
-  "test": true
-}"#;
+/// The reference applicant (synthetic test data).
+pub(super) use permit_shared::fixtures::REFERENCE_APPLICANT as REFERENCE;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
