@@ -100,6 +100,9 @@ pub struct CardReport<'a> {
     /// The card row.
     #[serde(flatten)]
     pub card: &'a CardRecord,
+    /// True when an existing card was printed again (`card --reprint`): no new card, no fee
+    /// charged now (`fee_yuan` is the card's, as recorded when it was issued).
+    pub reprint: bool,
     /// The printable card, when `--out` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<CardImage>,
