@@ -314,6 +314,43 @@ fn qr_refuses_a_cancelled_permit() {
 }
 
 #[test]
+fn qr_on_a_suspended_or_expired_permit_says_why_instead_of_a_failed_self_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let serial = issue_one(d, "LATE-1");
+    let at = |now: &str| {
+        output(
+            Command::new(BIN)
+                .current_dir(d)
+                .args(["--ledger", "l.sqlite3", "--json", "--now", now])
+                .args(["qr", &serial, "--out", "late.png"])
+                .output()
+                .unwrap(),
+        )
+    };
+    // The endorsement was due by the first anniversary.
+    let v = at("2027-12-01T10:00:00+08:00").failed(1, "ILLEGAL_TRANSITION");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("suspended") && message.contains("2027-11-25"),
+        "{message}"
+    );
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("issuer endorse {serial}")),
+        "{v}"
+    );
+    let v = at("2030-01-01T10:00:00+08:00").failed(1, "ILLEGAL_TRANSITION");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("expired"), "{message}");
+    assert!(!d.join("late.png").exists());
+    // On the last day before the deadline it is written.
+    at("2027-11-25T23:00:00+08:00").ok();
+}
+
+#[test]
 fn the_demo_key_warning_appears_only_when_something_is_signed() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::{Office, Signer};
@@ -159,9 +159,49 @@ pub fn show(cli: &Cli, serial: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses to write the code of a permit that is cancelled, expired or suspended (its
+/// endorsement overdue) at `now`: the code would not verify, and saying why beats a failed
+/// self-check.
+fn usable(issued: &Issued, cancelled: bool, now: DateTime<Utc>) -> Result<()> {
+    let serial = &issued.serial;
+    let today = permit_shared::civil::date_of(now);
+    if cancelled {
+        return Err(Failure::new(
+            ErrorCode::PermitCancelled,
+            format!("permit {serial} is cancelled: its code is not written again"),
+        )
+        .hint(format!(
+            "`issuer show {serial}` prints when and why it was cancelled"
+        )));
+    }
+    let refused = |message: String, hint: String| {
+        Err(Failure::new(ErrorCode::IllegalTransition, message).hint(hint))
+    };
+    if today > issued.valid_until {
+        return refused(
+            format!(
+                "permit {serial} expired: it was valid until {}, so its code would not verify",
+                issued.valid_until
+            ),
+            "an expired permit is not renewed: the holder applies again (`issuer apply`)".into(),
+        );
+    }
+    if today > issued.endorsed_until {
+        return refused(
+            format!(
+                "permit {serial} is suspended: its yearly endorsement was due by {}, so its code would not verify",
+                issued.endorsed_until
+            ),
+            format!("endorse it (`issuer endorse {serial} --out PATH`), which writes its new code"),
+        );
+    }
+    Ok(())
+}
+
 /// `issuer qr`: the current credential's code again. Signs nothing, so it needs no key, only
 /// the trust list of the self-check. A cancelled permit's code is not written
-/// (`PERMIT_CANCELLED`); a superseded version never is, since the current one is written.
+/// (`PERMIT_CANCELLED`), nor that of an expired or suspended one, which would not verify
+/// (`ILLEGAL_TRANSITION`); a superseded version never is, since the current one is written.
 pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
     let serial = context::serial(&a.serial)?;
     let now = context::now(cli)?;
@@ -170,18 +210,10 @@ pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
     let issued = ledger.transaction(|tx| -> Result<_> {
         let issued = lifecycle::current(tx, serial)?;
-        if tx
+        let cancelled = tx
             .permit(serial)?
-            .is_some_and(|p| p.state == PermitState::Cancelled)
-        {
-            return Err(Failure::new(
-                ErrorCode::PermitCancelled,
-                format!("permit {serial:012} is cancelled: its code is not written again"),
-            )
-            .hint(format!(
-                "`issuer show {serial:012}` prints when and why it was cancelled"
-            )));
-        }
+            .is_some_and(|p| p.state == PermitState::Cancelled);
+        usable(&issued, cancelled, now)?;
         Ok(issued)
     })?;
     let r = render_checked(&issued.text, &a.out, &a.qr, &trust, now)?;
