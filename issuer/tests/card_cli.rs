@@ -261,4 +261,36 @@ fn fonts_that_cannot_draw_a_card_are_refused_with_their_own_code() {
     // Nothing was recorded or written.
     assert!(cards(d, &serial).is_empty());
     assert!(!d.join("card.png").exists());
+
+    // A name with a character the embedded font lacks (CJK Extension B): refused, not a box.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/applicant.json");
+    let mut rare: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+    rare["ref"] = "RARE-1".into();
+    rare["name"] = "陈\u{20000}琪".into();
+    rare["id_number"] = "360730199503089609".into();
+    std::fs::write(d.join("rare.json"), serde_json::to_vec(&rare).unwrap()).unwrap();
+    let v = ok(issuer(
+        d,
+        &["issue", "--applicant", "rare.json", "--out", "rare.txt"],
+    ));
+    let rare_serial = v["serial"].as_str().unwrap();
+    let v = failed(
+        issuer(
+            d,
+            &["card", rare_serial, "--kind", "first", "--out", "rare.png"],
+        ),
+        2,
+        "FONT_UNUSABLE",
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("U+20000"),
+        "{v}"
+    );
+    assert!(cards(d, rare_serial).is_empty());
+    // The SVG card needs no font of ours.
+    ok(issuer(
+        d,
+        &["card", rare_serial, "--kind", "first", "--out", "rare.svg"],
+    ));
 }
