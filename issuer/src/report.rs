@@ -94,7 +94,8 @@ pub struct TrustListBuilt {
     pub sequence: u64,
 }
 
-/// A physical card recorded, and the printable card when one was written.
+/// A physical card recorded (or, with `reprint`, an existing card printed again), and the
+/// printable card when one was written.
 #[derive(Debug, Serialize)]
 pub struct CardReport<'a> {
     /// The card row.
