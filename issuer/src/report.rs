@@ -94,12 +94,16 @@ pub struct TrustListBuilt {
     pub sequence: u64,
 }
 
-/// A physical card recorded, and the printable card when one was written.
+/// A physical card recorded (or, with `reprint`, an existing card printed again), and the
+/// printable card when one was written.
 #[derive(Debug, Serialize)]
 pub struct CardReport<'a> {
     /// The card row.
     #[serde(flatten)]
     pub card: &'a CardRecord,
+    /// True when an existing card was printed again (`card --reprint`): no new card, no fee
+    /// charged now (`fee_yuan` is the card's, as recorded when it was issued).
+    pub reprint: bool,
     /// The printable card, when `--out` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<CardImage>,

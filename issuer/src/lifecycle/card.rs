@@ -89,3 +89,60 @@ pub fn card(
     )?;
     Ok(rec)
 }
+
+/// Finds a card issued before so that it can be printed again (a printer jam, another format):
+/// the permit's current card, or card `number` when that is the current one. No card is added
+/// and no fee charged; the reprint is recorded as a `card.reprinted` event.
+///
+/// A card replaced or exchanged since is refused (its holder has a newer one), as is a permit
+/// without a card or a cancelled permit.
+pub fn reprint(
+    tx: &mut dyn Tx,
+    office: &Office<'_>,
+    serial: u64,
+    number: Option<u32>,
+    channel: Channel,
+) -> Result<CardRecord> {
+    let p = load_permit(tx, serial)?;
+    require_active(&p, "given a card again")?;
+    check_coverage(
+        office.settings,
+        Service::Card,
+        channel,
+        p.details.residence_district / 100 * 100,
+    )?;
+    let cards = tx.cards(serial)?;
+    let Some(current) = cards.iter().max_by_key(|c| c.number) else {
+        return Err(LifecycleError::IllegalTransition {
+            what: format!("permit {serial:012}"),
+            current: "without a card".into(),
+            detail: "no card was issued yet, so none can be printed again; issue the first card"
+                .into(),
+        });
+    };
+    match number {
+        Some(n) if n != current.number => {
+            return Err(if cards.iter().any(|c| c.number == n) {
+                LifecycleError::IllegalTransition {
+                    what: format!("card no. {n} of permit {serial:012}"),
+                    current: format!("replaced by card no. {} ({})", current.number, current.kind),
+                    detail: "only the current card can be printed again".into(),
+                }
+            } else {
+                LifecycleError::NotFound {
+                    what: "card",
+                    id: format!("no. {n} of permit {serial:012}"),
+                }
+            });
+        }
+        _ => {}
+    }
+    tx.append_event(&office.event(
+        "card.reprinted",
+        Some(&p.application_id),
+        Some(serial),
+        Some(p.current_version),
+        serde_json::json!({ "number": current.number, "kind": current.kind, "channel": channel }),
+    ))?;
+    Ok(current.clone())
+}

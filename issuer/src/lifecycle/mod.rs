@@ -9,7 +9,7 @@
 //! | [`apply`](self::apply()) and review | `apply`, `apply_checked`, `review`, `issue_direct` |
 //! | issuance | `plan_issue` → `sign_issue` → `commit_issue` (first credential) |
 //! | changes | `endorse`, `change`, `cancel` (new credential versions, cancellation) |
-//! | cards | `card` (physical cards and their fees) |
+//! | cards | `card` (physical cards and their fees), `reprint` (a card printed again) |
 //! | status | `publish_status` |
 //! | history | `history` (`issuer show`) |
 
@@ -21,7 +21,7 @@ mod issuance;
 mod status;
 
 pub use apply::{Applied, Decision, Direct, apply, apply_checked, issue_direct, review};
-pub use card::{CardKind, card};
+pub use card::{CardKind, card, reprint};
 pub use change::{Change, Reporter, cancel, change, endorse, endorsement_window};
 pub use history::{PermitHistory, history};
 pub use issuance::{

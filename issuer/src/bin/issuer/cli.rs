@@ -2,11 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use permit_issuer::keyfile::Role;
 use permit_issuer::lifecycle::{CardKind, Reporter};
 use permit_issuer::settings::Channel;
+
+/// The ledger used without `--ledger`.
+pub const DEFAULT_LEDGER: &str = "issuer-ledger.sqlite3";
+/// Pixels a QR module without `--module-px`.
+pub const DEFAULT_MODULE_PX: u32 = 8;
 
 /// Issue and manage Guangdong electronic residence permits (粤居码) as signed QR codes.
 #[derive(Debug, Parser)]
@@ -17,7 +22,7 @@ pub struct Cli {
         long,
         global = true,
         value_name = "DB",
-        default_value = "issuer-ledger.sqlite3"
+        default_value = DEFAULT_LEDGER
     )]
     pub ledger: PathBuf,
     /// Print results as JSON on stdout.
@@ -108,11 +113,12 @@ pub struct ApplyArgs {
 
 /// `issuer review`
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
 pub struct ReviewArgs {
     /// Application number (from `apply`).
     pub application: String,
     /// Approve (issues the permit).
-    #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+    #[arg(long)]
     pub approve: bool,
     /// Reject.
     #[arg(long)]
@@ -237,12 +243,21 @@ pub enum CardKindArg {
 
 /// `issuer card`
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).args(["kind", "reprint"])))]
 pub struct CardArgs {
     /// Permit serial.
     pub serial: String,
-    /// Kind.
+    /// Kind of a new card (recorded, with its fee).
     #[arg(long, value_enum)]
-    pub kind: CardKindArg,
+    pub kind: Option<CardKindArg>,
+    /// Print a card issued before again (the permit's current card, or `--number`): no new
+    /// card, no fee; recorded in the permit's history.
+    #[arg(long, requires = "out")]
+    pub reprint: bool,
+    /// With `--reprint`: the number of the card to print again (default: the current card;
+    /// a card replaced or exchanged since is refused).
+    #[arg(long, value_name = "N", requires = "reprint")]
+    pub number: Option<u32>,
     /// Channel.
     #[arg(long, value_enum, default_value = "counter")]
     pub channel: ChannelArg,
@@ -256,9 +271,9 @@ pub struct CardArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
-    /// Key options (for the self-check of the card's QR).
+    /// Trust options (for the self-check of the card's QR).
     #[command(flatten)]
-    pub keys: KeyArgs,
+    pub trust: TrustArgs,
 }
 
 /// `issuer status …`
@@ -296,9 +311,9 @@ pub struct QrOutArgs {
     /// QR options.
     #[command(flatten)]
     pub qr: QrArgs,
-    /// Key options (for the self-check).
+    /// Trust options (for the self-check; `qr` signs nothing).
     #[command(flatten)]
-    pub keys: KeyArgs,
+    pub trust: TrustArgs,
 }
 
 /// `issuer keys …`
@@ -386,7 +401,7 @@ pub struct TrustBuildArgs {
 }
 
 /// ECC level.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EccArg {
     /// ~7 % recovery.
     #[value(name = "L")]
@@ -420,7 +435,7 @@ pub struct QrArgs {
     #[arg(long, value_enum, ignore_case = true, default_value = "M")]
     pub ecc: EccArg,
     /// Size of one module in pixels (PNG) or user units (SVG).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULT_MODULE_PX)]
     pub module_px: u32,
 }
 
@@ -430,7 +445,16 @@ pub struct KeyArgs {
     /// Issuer private key (PKCS#8 PEM, mode 0600). Default: the embedded TEST-ONLY demo key.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// Signed trust list containing the key (for the self-check). Default: the demo list.
+    /// Trust options.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// Options choosing the trust list a written code is checked against (the self-check).
+#[derive(Debug, Args, Clone)]
+pub struct TrustArgs {
+    /// Signed trust list containing the signing key (for the self-check). Default: the demo
+    /// list.
     #[arg(long, value_name = "FILE")]
     pub trust: Option<PathBuf>,
     /// Root public key pinned for the trust list (PEM or JWK). Default: the demo root.

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use permit_issuer::issue::{Office, Signer};
 use permit_issuer::settings::Settings;
 use permit_issuer::{demo, keyfile};
+use permit_shared::credential::{self, Envelope};
 use permit_shared::trust::{self, TrustList, Usage};
 
-use crate::cli::{Cli, KeyArgs};
+use crate::cli::{Cli, KeyArgs, TrustArgs};
 use crate::error::{Failure, Result};
 use crate::output::read_small;
 
@@ -78,7 +79,7 @@ impl Acting {
 }
 
 /// The verified trust list for the self-check: `--trust`/`--root`, or the demo list.
-pub fn trust_list(k: &KeyArgs) -> Result<TrustList> {
+pub fn trust_list(k: &TrustArgs) -> Result<TrustList> {
     let root = match &k.root {
         Some(p) => keyfile::read_public_key(p)?,
         None => demo::root().map_err(|e| Failure::usage(format!("demo root: {e}")))?,
@@ -96,21 +97,18 @@ pub fn trust_list(k: &KeyArgs) -> Result<TrustList> {
     })
 }
 
-/// The signing key (`--key`, else the embedded TEST-ONLY demo key, with a warning), checked
-/// against the trust list for signing `usage` at `now`.
+/// The signing key (`--key`, else the embedded TEST-ONLY demo key), checked against the trust
+/// list for signing `usage` at `now`. Says nothing: a command that signs something with the
+/// demo key says so with [`warn_demo_key`] once the signature is made.
 pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
     let key = match &k.key {
         Some(p) => keyfile::read_secret_key(p)?,
-        None => {
-            eprintln!(
-                "warning: signing with the embedded TEST-ONLY demo key (keys/TEST-ONLY-demo-issuer.key.pem); pass --key for real permits"
-            );
-            demo::issuer_key().map_err(|e| Failure::usage(format!("demo key: {e}")))?
-        }
+        None => demo::issuer_key().map_err(|e| Failure::usage(format!("demo key: {e}")))?,
     };
-    let trust = trust_list(k)?;
+    let trust = trust_list(&k.trust)?;
     Signer::new(key, trust, usage, now).map_err(|e| {
         let trust = k
+            .trust
             .trust
             .as_deref()
             .map_or_else(|| "(demo)".into(), |p: &Path| p.display().to_string());
@@ -118,6 +116,28 @@ pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
         f.message = format!("{} ({trust})", f.message);
         f
     })
+}
+
+/// Whether the key that signed the credential `text` is TEST-ONLY in `trust` (or the whole list
+/// is). A text whose key id cannot be read counts as test: it verified already wherever this
+/// decides a stamp or a report's `test`, so that does not happen.
+pub fn signed_by_test_key(text: &str, trust: &TrustList) -> bool {
+    let kid = credential::from_text(text)
+        .ok()
+        .and_then(|bytes| Envelope::decode(&bytes).ok())
+        .map(|e| e.key_id());
+    trust.test || kid.is_none_or(|kid| trust.keys_with_id(kid).any(|k| k.test))
+}
+
+/// Warns on stderr that a signature was made with the embedded TEST-ONLY demo key, when no
+/// `--key` was given. Called after a signature was made (and committed), never before: a
+/// refused or idempotent command signs nothing and says nothing of the key.
+pub fn warn_demo_key(k: &KeyArgs) {
+    if k.key.is_none() {
+        eprintln!(
+            "warning: signed with the embedded TEST-ONLY demo key (keys/TEST-ONLY-demo-issuer.key.pem); pass --key for real permits"
+        );
+    }
 }
 
 /// A permit serial: exactly 12 digits.

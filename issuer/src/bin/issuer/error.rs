@@ -145,10 +145,10 @@ impl From<LifecycleError> for Failure {
             e => e,
         };
         let hint = match &e {
-            LifecycleError::Invalid(_) => Some("correct the applicant record and submit it again"),
-            LifecycleError::IllegalTransition { .. } => {
-                Some("`issuer show SERIAL` prints the permit's state and history")
+            LifecycleError::Invalid(_) => {
+                Some("correct the applicant record and submit it again".to_owned())
             }
+            LifecycleError::IllegalTransition { what, .. } => Some(transition_hint(what)),
             _ => None,
         };
         let problems = match &e {
@@ -156,11 +156,41 @@ impl From<LifecycleError> for Failure {
             _ => Vec::new(),
         };
         Failure {
-            hint: hint.map(str::to_owned),
+            hint,
             problems,
             ..Failure::new(e.code(), e.to_string())
         }
     }
+}
+
+/// What to do about a step refused in the current state of `what` (`application A…`, `permit
+/// S…`, `card no. N of permit S…`): `issuer show` for a permit, which takes serials only.
+fn transition_hint(what: &str) -> String {
+    if what.starts_with("application") {
+        return "an application is decided once: a rejected or ineligible one needs a new application (`issuer apply` with a new `ref`); an approved one has issued its permit".to_owned();
+    }
+    match what.rsplit(' ').next() {
+        Some(serial) if serial.len() == 12 && serial.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("`issuer show {serial}` prints the permit's state, cards and history")
+        }
+        _ => "`issuer show SERIAL` prints the permit's state, cards and history".to_owned(),
+    }
+}
+
+/// The message of a command line clap refused, on one line: clap's first line without its
+/// `error: ` prefix, joined with the lines that follow it up to the usage (the missing
+/// arguments, the possible values), so that the JSON `message` names what is missing.
+pub fn clap_message(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let mut words = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("Usage:") {
+            break;
+        }
+        words.push(line.trim_start_matches("error: "));
+    }
+    words.join(" ")
 }
 
 impl From<SignerError> for Failure {

@@ -63,8 +63,11 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     let code = u8::try_from(e.exit_code()).unwrap_or(2);
     let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
     if !help && std::env::args_os().any(|a| a == "--json") {
-        let v =
-            permit_shared::reason::usage_error_json(&e.to_string(), "see `issuer --help`", code);
+        let v = permit_shared::reason::usage_error_json(
+            &error::clap_message(e),
+            "see `issuer --help`",
+            code,
+        );
         let _ = output::print_json(&v);
     }
     let _ = e.print();

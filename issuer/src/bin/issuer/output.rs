@@ -14,7 +14,7 @@ use permit_issuer::render::{Ecc, RenderOptions};
 use permit_issuer::report::{IssuedReport, Written};
 use permit_shared::trust::TrustList;
 
-use crate::cli::{Cli, QrArgs};
+use crate::cli::{Cli, DEFAULT_LEDGER, DEFAULT_MODULE_PX, EccArg, QrArgs, TrustArgs};
 use crate::error::{Failure, Result};
 
 /// Prints a JSON value on stdout.
@@ -46,27 +46,71 @@ pub fn read_small(path: &Path, cap: u64) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Failure::io(path.display(), &e))
 }
 
-/// Refuses an existing output file without `force` (`-` is standard output).
+/// Checks an output path before anything is recorded or signed (`-` is standard output): an
+/// existing file is refused without `force`, a directory always, and the folder it goes into
+/// must exist and take a new file (the temporary file [`write_output`] writes first is created
+/// there and removed again).
 pub fn check_output(out: &Path, force: bool) -> Result<()> {
-    if out.as_os_str() != "-" && !force && out.exists() {
+    if out.as_os_str() == "-" {
+        return Ok(());
+    }
+    if out.is_dir() {
+        return Err(Failure::new(
+            ErrorCode::IoError,
+            format!("{}: is a directory", out.display()),
+        )
+        .hint("give the path of a file to write, e.g. DIR/permit.png"));
+    }
+    if !force && out.exists() {
         return Err(Failure::new(
             ErrorCode::OutputExists,
             format!("{}: exists already", out.display()),
         )
         .hint("pass --force to replace it"));
     }
-    Ok(())
+    let folder = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let cannot = |e: std::io::Error| {
+        Failure::new(
+            ErrorCode::IoError,
+            format!(
+                "{}: cannot write into the folder {}: {e}",
+                out.display(),
+                folder.display()
+            ),
+        )
+        .hint("create the folder or choose another output path; nothing was done")
+    };
+    let probe = temp_path(out);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(file) => {
+            drop(file);
+            std::fs::remove_file(&probe).map_err(cannot)
+        }
+        // Ours from another run of this process id: write_output replaces it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(cannot(e)),
+    }
+}
+
+/// The temporary file an output is written to before it is renamed into place.
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    path.with_file_name(name)
 }
 
 /// Writes an output file atomically (temporary file + rename); refuses to replace an existing
 /// file unless `force`.
 pub fn write_output(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     check_output(path, force)?;
-    let tmp: PathBuf = {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp-{}", std::process::id()));
-        path.with_file_name(name)
-    };
+    let tmp = temp_path(path);
     let io = |e: std::io::Error| Failure::io(path.display(), &e);
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -104,13 +148,105 @@ pub fn render_checked(
     )?)
 }
 
-/// Writes checked output to `out` (`-`: stdout).
-pub fn emit(r: &Rendered, out: &Path, force: bool) -> Result<()> {
-    if out.as_os_str() == "-" {
-        let _ = std::io::stdout().lock().write_all(&r.bytes);
+/// Where a command writes a permit's code, and how it draws and checks it: also what `issuer
+/// qr` needs to write the same code again.
+pub struct CodeOut<'a> {
+    /// The path (`-`: standard output).
+    pub out: &'a Path,
+    /// Replace an existing file.
+    pub force: bool,
+    /// ECC level and module size.
+    pub qr: &'a QrArgs,
+    /// The trust list of the self-check.
+    pub trust: &'a TrustArgs,
+}
+
+/// Writes the checked code of `issued` to `to.out`; `-` is standard output, where with `--json`
+/// nothing is written besides the report, which holds the text (`text`).
+///
+/// A permit is recorded and its credential signed before its code is written: when the write
+/// fails, the error names the permit and version and the `issuer qr` command that writes the
+/// code again (`details`: `serial`, `version`).
+pub fn write_code(cli: &Cli, issued: &Issued, r: &Rendered, to: &CodeOut<'_>) -> Result<()> {
+    let written = if to.out.as_os_str() == "-" {
+        if !cli.json {
+            // A closed pipe is not an error.
+            let _ = std::io::stdout().lock().write_all(&r.bytes);
+        }
         Ok(())
     } else {
-        write_output(out, &r.bytes, force)
+        write_output(to.out, &r.bytes, to.force)
+    };
+    written.map_err(|f| {
+        let what = if issued.already_issued {
+            format!(
+                "the code of permit {} (version {}) was not written",
+                issued.serial, issued.version
+            )
+        } else {
+            format!(
+                "permit {} version {} is issued and recorded, but its code was not written",
+                issued.serial, issued.version
+            )
+        };
+        Failure {
+            message: format!("{what}: {}", f.message),
+            hint: Some(format!(
+                "fix the cause, then write the code with `{}`",
+                recovery_command(cli, &issued.serial, to)
+            )),
+            details: Some(Box::new(serde_json::json!({
+                "serial": issued.serial,
+                "version": issued.version,
+            }))),
+            ..f
+        }
+    })
+}
+
+/// The `issuer qr` command line that writes a permit's current code to `to` again.
+fn recovery_command(cli: &Cli, serial: &str, to: &CodeOut<'_>) -> String {
+    let mut words = vec!["issuer".to_owned()];
+    let mut flag = |name: &str, value: Option<&Path>| {
+        words.push(name.to_owned());
+        if let Some(v) = value {
+            words.push(shell_word(&v.display().to_string()));
+        }
+    };
+    if cli.ledger != Path::new(DEFAULT_LEDGER) {
+        flag("--ledger", Some(&cli.ledger));
+    }
+    flag("qr", None);
+    flag(serial, None);
+    flag("--out", Some(to.out));
+    if to.force {
+        flag("--force", None);
+    }
+    if let Some(t) = &to.trust.trust {
+        flag("--trust", Some(t));
+    }
+    if let Some(r) = &to.trust.root {
+        flag("--root", Some(r));
+    }
+    if to.qr.ecc != EccArg::M {
+        words.extend(["--ecc".to_owned(), format!("{:?}", to.qr.ecc)]);
+    }
+    if to.qr.module_px != DEFAULT_MODULE_PX {
+        words.extend(["--module-px".to_owned(), to.qr.module_px.to_string()]);
+    }
+    words.join(" ")
+}
+
+/// A word as a POSIX shell reads it: as is when it is made of letters, digits and `-_./:=@%+,`,
+/// otherwise in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

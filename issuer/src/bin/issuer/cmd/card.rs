@@ -1,10 +1,11 @@
 //! `issuer card`: records a physical card (first, replacement, exchange) and its fee, and with
 //! `--out` writes the printable card (PNG at 600 dpi, or SVG) for the permit's current
-//! credential.
+//! credential; `--reprint` prints the current card again (same number, no new card, no fee).
 //!
 //! Recording and printing are one transaction: the credential is verified against the trust
 //! list, the card rendered, its QR code decoded back from the rendered image, and the file
-//! written before the card row is committed. Any failure records nothing and writes nothing.
+//! written before the card row (or the reprint event) is committed. Any failure records nothing
+//! and writes nothing.
 //!
 //! The PNG is drawn with `--font`, else `$ISSUER_CARD_FONT` when set, else the font embedded in
 //! the issuer (WenQuanYi Micro Hei, `issuer/fonts/`). The SVG embeds none.
@@ -15,15 +16,15 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use permit_issuer::card::{self, CardData, CardError, Font, PngOptions};
+use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::output::Code;
 use permit_issuer::ledger::Ledger as _;
-use permit_issuer::ledger::LedgerError;
 use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::ledger::{CardRecord, LedgerError};
 use permit_issuer::lifecycle;
 use permit_issuer::render::RenderOptions;
 use permit_issuer::report::{CardImage, CardReport};
 use permit_issuer::selfcheck;
-use permit_shared::credential::{self, Envelope};
 use permit_shared::trust::TrustList;
 
 use crate::cli::{CardArgs, Cli};
@@ -56,13 +57,16 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
     let acting = Acting::from_cli(cli)?;
     let now = acting.now;
     let trust = match format {
-        Some(_) => Some(context::trust_list(&a.keys)?),
+        Some(_) => Some(context::trust_list(&a.trust)?),
         None => None,
     };
     let office = acting.office();
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
     let (rec, image) = ledger.transaction(|tx| -> Result<_> {
-        let rec = lifecycle::card(tx, &office, serial, a.kind.into(), a.channel.into())?;
+        let rec = match a.kind {
+            Some(kind) => lifecycle::card(tx, &office, serial, kind.into(), a.channel.into())?,
+            None => lifecycle::reprint(tx, &office, serial, a.number, a.channel.into())?,
+        };
         let image = match (&a.out, format, &trust) {
             (Some(out), Some(format), Some(trust)) => {
                 let permit = tx
@@ -80,33 +84,50 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         };
         Ok((rec, image))
     })?;
+    let reprint = a.kind.is_none();
     if cli.json {
-        print_json(&CardReport { card: &rec, image })?;
+        print_json(&CardReport {
+            card: &rec,
+            reprint,
+            image,
+        })?;
     } else {
-        println!(
-            "permit {serial:012}: card no. {} ({}), fee {} yuan",
-            rec.number, rec.kind, rec.fee_yuan
-        );
-        if let Some(i) = &image {
-            let size = match (i.width_px, i.height_px, i.dpi) {
-                (Some(w), Some(h), Some(dpi)) => format!("{w}×{h} px at {dpi} dpi, "),
-                _ => String::new(),
-            };
-            println!(
-                "  card {} -> {} ({size}{} × {} mm), QR version {} ECC {} ({} modules of {:.3} mm){}",
-                i.format.to_ascii_uppercase(),
-                i.out,
-                i.width_mm,
-                i.height_mm,
-                i.qr_version,
-                i.qr_ecc,
-                i.qr_modules,
-                i.module_mm,
-                if i.test { ", stamped TEST-ONLY" } else { "" }
-            );
-        }
+        print_card(&rec, reprint, image.as_ref());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a card recorded (or printed again) and the card image written, for people.
+fn print_card(rec: &CardRecord, reprint: bool, image: Option<&CardImage>) {
+    if reprint {
+        println!(
+            "permit {:012}: card no. {} ({}) printed again; no new card, no fee",
+            rec.serial, rec.number, rec.kind
+        );
+    } else {
+        println!(
+            "permit {:012}: card no. {} ({}), fee {} yuan",
+            rec.serial, rec.number, rec.kind, rec.fee_yuan
+        );
+    }
+    if let Some(i) = image {
+        let size = match (i.width_px, i.height_px, i.dpi) {
+            (Some(w), Some(h), Some(dpi)) => format!("{w}×{h} px at {dpi} dpi, "),
+            _ => String::new(),
+        };
+        println!(
+            "  card {} -> {} ({size}{} × {} mm), QR version {} ECC {} ({} modules of {:.3} mm){}",
+            i.format.to_ascii_uppercase(),
+            i.out,
+            i.width_mm,
+            i.height_mm,
+            i.qr_version,
+            i.qr_ecc,
+            i.qr_modules,
+            i.module_mm,
+            if i.test { ", stamped TEST-ONLY" } else { "" }
+        );
+    }
 }
 
 /// The card's format from the file name; refuses to replace a file without `--force`.
@@ -134,7 +155,19 @@ fn output_format(out: &Path, force: bool) -> Result<Format> {
 /// Hei.
 fn card_font(flag: Option<&Path>) -> Result<Font> {
     let font_failure = |e: CardError| {
-        Failure::usage(e.to_string()).hint(format!(
+        let code = match &e {
+            CardError::FontFile { path, .. }
+                if std::fs::metadata(path).is_ok_and(|m| m.len() > card::MAX_FONT_BYTES) =>
+            {
+                ErrorCode::FileTooLarge
+            }
+            CardError::FontFile { .. } => ErrorCode::IoError,
+            CardError::FontInvalid { .. }
+            | CardError::FontLacksGlyphs { .. }
+            | CardError::MissingGlyph { .. } => ErrorCode::FontUnusable,
+            _ => ErrorCode::Usage,
+        };
+        Failure::new(code, e.to_string()).hint(format!(
             "pass --font FILE (or set {FONT_ENV}) with a TrueType/OpenType font that has Latin and Chinese glyphs, or leave both out to use the embedded font"
         ))
     };
@@ -160,17 +193,12 @@ fn card_font(flag: Option<&Path>) -> Result<Font> {
 fn verify(text: &str, trust: &TrustList, now: DateTime<Utc>) -> Result<bool> {
     selfcheck::verify_text(text, trust, now).map_err(|e| {
         Failure::new(
-            permit_issuer::error_code::ErrorCode::SelfCheckFailed,
+            ErrorCode::SelfCheckFailed,
             format!("{e}; no card was recorded"),
         )
         .hint("`issuer show SERIAL` prints the permit's state; an overdue endorsement suspends it")
     })?;
-    let kid = credential::from_text(text)
-        .ok()
-        .and_then(|bytes| Envelope::decode(&bytes).ok())
-        .map(|e| e.key_id());
-    // It verified, so the key is in the list; were it not, the card would be stamped anyway.
-    Ok(trust.test || kid.is_none_or(|kid| trust.keys_with_id(kid).any(|k| k.test)))
+    Ok(context::signed_by_test_key(text, trust))
 }
 
 fn card_failure(e: CardError) -> Failure {
@@ -179,11 +207,15 @@ fn card_failure(e: CardError) -> Failure {
             "the permit's fields are too long for a card; nothing was recorded or written"
         }
         CardError::MissingGlyph { .. } => {
-            "use a font with every character of the permit (set ISSUER_CARD_FONT), or write an SVG card"
+            "use a font with every character of the permit (--font FILE or ISSUER_CARD_FONT), or write an SVG card; nothing was recorded or written"
         }
         _ => "nothing was recorded or written; report this as a bug",
     };
-    Failure::usage(e.to_string()).hint(hint)
+    let code = match &e {
+        CardError::MissingGlyph { .. } => ErrorCode::FontUnusable,
+        _ => ErrorCode::Usage,
+    };
+    Failure::new(code, e.to_string()).hint(hint)
 }
 
 /// Renders the card and checks its code: the PNG itself is decoded by the library; for an SVG

@@ -15,7 +15,8 @@ use crate::cli::{ApplyArgs, Cli, IssueArgs, ReviewArgs};
 use crate::context::{self, Acting};
 use crate::error::{Failure, Problem, Result};
 use crate::output::{
-    check_output, emit, print_applied, print_issued, print_json, read_small, render_checked,
+    CodeOut, check_output, print_applied, print_issued, print_json, read_small, render_checked,
+    write_code,
 };
 
 /// Reads an applicant record (JSON).
@@ -55,7 +56,16 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Ok((issued, r)) => {
-            emit(&r, &a.out, a.force || issued.already_issued)?;
+            if !issued.already_issued {
+                context::warn_demo_key(&a.keys);
+            }
+            let to = CodeOut {
+                out: &a.out,
+                force: a.force || issued.already_issued,
+                qr: &a.qr,
+                trust: &a.keys.trust,
+            };
+            write_code(cli, &issued, &r, &to)?;
             print_issued(cli, "issued", &issued, Some((&a.out, &r)), s.is_test())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -107,9 +117,16 @@ pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
             }
         }
         (Some(issued), r) => {
+            context::warn_demo_key(&a.keys);
             let written = a.out.as_deref().zip(r.as_ref());
-            if let Some((o, r)) = written {
-                emit(r, o, a.force)?;
+            if let Some((out, r)) = written {
+                let to = CodeOut {
+                    out,
+                    force: a.force,
+                    qr: &a.qr,
+                    trust: &a.keys.trust,
+                };
+                write_code(cli, &issued, r, &to)?;
             }
             print_issued(cli, "approved and issued", &issued, written, s.is_test())?;
         }

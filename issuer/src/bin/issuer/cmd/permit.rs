@@ -2,19 +2,22 @@
 
 use std::process::ExitCode;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 
+use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::{Office, Signer};
 use permit_issuer::ledger::sqlite::SqliteLedger;
-use permit_issuer::ledger::{Ledger as _, Tx};
+use permit_issuer::ledger::{Ledger as _, PermitState, Tx};
 use permit_issuer::lifecycle::{self, Change, Issued, LifecycleError};
 use permit_issuer::report::Cancelled;
 use permit_shared::trust::Usage;
 
 use crate::cli::{CancelArgs, ChangeArgs, Cli, EndorseArgs, QrOutArgs, ReissueArgs};
 use crate::context::{self, Acting};
-use crate::error::Result;
-use crate::output::{check_output, emit, print_issued, print_json, render_checked, rfc3339};
+use crate::error::{Failure, Result};
+use crate::output::{
+    CodeOut, check_output, print_issued, print_json, render_checked, rfc3339, write_code,
+};
 
 /// `issuer endorse`
 pub fn endorse(cli: &Cli, a: &EndorseArgs) -> Result<ExitCode> {
@@ -67,9 +70,16 @@ fn reissue(
         };
         Ok((issued, r))
     })?;
+    context::warn_demo_key(&a.keys);
     let written = a.out.as_deref().zip(r.as_ref());
-    if let Some((o, r)) = written {
-        emit(r, o, a.force)?;
+    if let Some((out, r)) = written {
+        let to = CodeOut {
+            out,
+            force: a.force,
+            qr: &a.qr,
+            trust: &a.keys.trust,
+        };
+        write_code(cli, &issued, r, &to)?;
     }
     print_issued(cli, what, &issued, written, s.is_test())?;
     Ok(ExitCode::SUCCESS)
@@ -149,22 +159,72 @@ pub fn show(cli: &Cli, serial: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `issuer qr`
+/// Refuses to write the code of a permit that is cancelled, expired or suspended (its
+/// endorsement overdue) at `now`: the code would not verify, and saying why beats a failed
+/// self-check.
+fn usable(issued: &Issued, cancelled: bool, now: DateTime<Utc>) -> Result<()> {
+    let serial = &issued.serial;
+    let today = permit_shared::civil::date_of(now);
+    if cancelled {
+        return Err(Failure::new(
+            ErrorCode::PermitCancelled,
+            format!("permit {serial} is cancelled: its code is not written again"),
+        )
+        .hint(format!(
+            "`issuer show {serial}` prints when and why it was cancelled"
+        )));
+    }
+    let refused = |message: String, hint: String| {
+        Err(Failure::new(ErrorCode::IllegalTransition, message).hint(hint))
+    };
+    if today > issued.valid_until {
+        return refused(
+            format!(
+                "permit {serial} expired: it was valid until {}, so its code would not verify",
+                issued.valid_until
+            ),
+            "an expired permit is not renewed: the holder applies again (`issuer apply`)".into(),
+        );
+    }
+    if today > issued.endorsed_until {
+        return refused(
+            format!(
+                "permit {serial} is suspended: its yearly endorsement was due by {}, so its code would not verify",
+                issued.endorsed_until
+            ),
+            format!("endorse it (`issuer endorse {serial} --out PATH`), which writes its new code"),
+        );
+    }
+    Ok(())
+}
+
+/// `issuer qr`: the current credential's code again. Signs nothing, so it needs no key, only
+/// the trust list of the self-check. A cancelled permit's code is not written
+/// (`PERMIT_CANCELLED`), nor that of an expired or suspended one, which would not verify
+/// (`ILLEGAL_TRANSITION`); a superseded version never is, since the current one is written.
 pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
     let serial = context::serial(&a.serial)?;
     let now = context::now(cli)?;
-    let s = context::signer(&a.keys, Usage::Permit, now)?;
+    let trust = context::trust_list(&a.trust)?;
     check_output(&a.out, a.force)?;
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
-    let issued = ledger.transaction(|tx| lifecycle::current(tx, serial))?;
-    let r = render_checked(&issued.text, &a.out, &a.qr, s.trust(), now)?;
-    emit(&r, &a.out, a.force)?;
-    print_issued(
-        cli,
-        "current credential",
-        &issued,
-        Some((&a.out, &r)),
-        s.is_test(),
-    )?;
+    let issued = ledger.transaction(|tx| -> Result<_> {
+        let issued = lifecycle::current(tx, serial)?;
+        let cancelled = tx
+            .permit(serial)?
+            .is_some_and(|p| p.state == PermitState::Cancelled);
+        usable(&issued, cancelled, now)?;
+        Ok(issued)
+    })?;
+    let r = render_checked(&issued.text, &a.out, &a.qr, &trust, now)?;
+    let to = CodeOut {
+        out: &a.out,
+        force: a.force,
+        qr: &a.qr,
+        trust: &a.trust,
+    };
+    write_code(cli, &issued, &r, &to)?;
+    let test = context::signed_by_test_key(&issued.text, &trust);
+    print_issued(cli, "current credential", &issued, Some((&a.out, &r)), test)?;
     Ok(ExitCode::SUCCESS)
 }
