@@ -296,6 +296,7 @@ fn an_older_ledger_is_back_filled() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let serial = issue(dir);
+    batch(dir, "b");
     let c = db(dir);
     // Undo migrations 3 and 4 as an issuer of schema 2 would have left the file.
     c.execute_batch(
@@ -305,6 +306,7 @@ fn an_older_ledger_is_back_filled() {
          ALTER TABLE permits DROP COLUMN digest;
          ALTER TABLE credentials DROP COLUMN digest;
          ALTER TABLE events DROP COLUMN chain;
+         ALTER TABLE batch_intents DROP COLUMN digest;
          DELETE FROM schema_migrations WHERE version > 2;",
     )
     .unwrap();
@@ -316,7 +318,14 @@ fn an_older_ledger_is_back_filled() {
     assert_eq!(count(&c, "SELECT MAX(version) FROM schema_migrations"), 4);
     assert_eq!(
         count(&c, "SELECT COUNT(*) FROM permits WHERE length(digest) = 64"),
-        1
+        3
+    );
+    assert_eq!(
+        count(
+            &c,
+            "SELECT COUNT(*) FROM batch_intents WHERE length(digest) = 64 AND state = 'done'"
+        ),
+        2
     );
     // The triggers dropped for the back-fill are back.
     assert!(
@@ -328,5 +337,81 @@ fn an_older_ledger_is_back_filled() {
     assert_eq!(code, 0, "{v} {err}");
     let (code, v, err) = verify_ledger(dir);
     assert_eq!(code, 0, "{v} {err}");
-    assert_eq!(v["credentials"], 2);
+    assert_eq!(v["credentials"], 4);
+    // The same batch again reads its intents: intact, nothing new.
+    batch(dir, "b");
+    assert_eq!(count(&c, "SELECT COUNT(*) FROM credentials"), 4);
+}
+
+/// Runs a batch of two other applicants into `out`.
+fn batch(dir: &Path, out: &str) {
+    let mut lines = String::new();
+    for (i, (id, birth)) in [
+        ("440305198512310026", "1985-12-31"),
+        ("430524200002292460", "2000-02-29"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut a: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(applicant(dir, "x")).unwrap()).unwrap();
+        a["ref"] = format!("BATCH-{i}").into();
+        a["id_number"] = (*id).into();
+        a["birth_date"] = (*birth).into();
+        a["hukou_division"] = "430524".into();
+        lines.push_str(&format!("{a}\n"));
+    }
+    std::fs::write(dir.join("batch.jsonl"), lines).unwrap();
+    let (code, v, err) = issuer(
+        dir,
+        ISSUED,
+        &[
+            "batch",
+            "--input",
+            "batch.jsonl",
+            "--out",
+            out,
+            "--text",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code, 0, "{v} {err}");
+}
+
+#[test]
+fn a_damaged_batch_intent_is_not_signed_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    batch(dir, "b");
+    let c = db(dir);
+    let credentials = count(&c, "SELECT COUNT(*) FROM credentials");
+    // A crash after the intents were recorded leaves them pending; one of them is damaged.
+    c.execute_batch(
+        "DROP TRIGGER batch_intents_done_is_final;
+         UPDATE batch_intents SET state = 'pending', plan_json = replace(plan_json, '\"test\":true', '\"test\":false') WHERE line = 1;",
+    )
+    .unwrap();
+    let (code, v, err) = issuer(
+        dir,
+        ISSUED,
+        &[
+            "batch",
+            "--input",
+            "batch.jsonl",
+            "--out",
+            "b",
+            "--text",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code, 2, "{v} {err}");
+    assert_eq!(v["error"]["code"], "LEDGER_DAMAGED", "{v} {err}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("batch intent BATCH-0: the record does not match its digest"),
+        "{v}"
+    );
+    assert_eq!(count(&c, "SELECT COUNT(*) FROM credentials"), credentials);
 }

@@ -27,7 +27,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::{CredentialRecord, Event, PermitRecord};
+use super::{CredentialRecord, Event, IntentRecord, PermitRecord};
 
 /// Domain tag of a permit row's digest.
 pub const PERMIT_TAG: &str = "gdrp-ledger/permit/1";
@@ -135,6 +135,26 @@ pub fn credential(r: &CredentialRecord) -> String {
     c.int(r.expires_at);
     c.text(&r.cause);
     c.text(&r.text);
+    c.finish()
+}
+
+/// Domain tag of a batch intent's digest.
+pub const INTENT_TAG: &str = "gdrp-ledger/intent/1";
+
+/// The digest of a batch intent: every field but its state (which a commit changes from
+/// `pending` to `done`, and a trigger keeps final).
+pub fn intent(r: &IntentRecord) -> String {
+    let mut c = Canonical::new(INTENT_TAG);
+    c.text(&r.row_key);
+    c.text(&r.job);
+    c.int(r.line);
+    c.text(&r.application_id);
+    c.int(r.serial);
+    c.int(r.status_index);
+    c.text(&r.id_number);
+    c.int(r.version);
+    c.text(&r.plan_json);
+    c.int(r.created_at);
     c.finish()
 }
 

@@ -597,7 +597,7 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_intent(&mut self, r: &IntentRecord) -> Result<(), LedgerError> {
         self.exec(
-            "INSERT INTO batch_intents (row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO batch_intents (row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 r.row_key,
                 r.application_id,
@@ -609,7 +609,8 @@ impl Tx for SqliteTx<'_> {
                 r.state.as_str(),
                 r.created_at,
                 r.job,
-                i64_of(r.line)
+                i64_of(r.line),
+                digest::intent(r)
             ],
         )
         .map_err(self.e())?;
@@ -619,7 +620,7 @@ impl Tx for SqliteTx<'_> {
     fn intent(&mut self, row_key: &str) -> Result<Option<IntentRecord>, LedgerError> {
         let r = self
             .qrow(
-                "SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line FROM batch_intents WHERE row_key = ?1",
+                "SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line, digest FROM batch_intents WHERE row_key = ?1",
                 [row_key],
                 |r| {
                     let state: String = r.get(7)?;
@@ -638,12 +639,20 @@ impl Tx for SqliteTx<'_> {
                             created_at: r.get(8)?,
                         },
                         state,
+                        r.get::<_, String>(11)?,
                     ))
                 },
             )
             .optional()
             .map_err(self.e())?;
-        r.map(|(mut rec, state)| {
+        r.map(|(mut rec, state, stored)| {
+            // The plan is signed again after a crash: never from a damaged one.
+            if digest::intent(&rec) != stored {
+                return Err(LedgerError::Damaged(format!(
+                    "batch intent {}: the record does not match its digest",
+                    rec.row_key
+                )));
+            }
             rec.state = match state.as_str() {
                 "pending" => IntentState::Pending,
                 "done" => IntentState::Done,

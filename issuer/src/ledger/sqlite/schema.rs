@@ -4,8 +4,8 @@
 use rusqlite::{Transaction, params};
 
 use super::rows::{self, CREDENTIAL_SELECT, PERMIT_SELECT};
-use crate::ledger::LedgerError;
 use crate::ledger::digest::{self, CHAIN_START};
+use crate::ledger::{IntentRecord, IntentState, LedgerError};
 
 /// A migration's step in Rust.
 type Step = fn(&Transaction<'_>) -> Result<(), LedgerError>;
@@ -138,6 +138,8 @@ CREATE TRIGGER batch_intents_done_is_final BEFORE UPDATE ON batch_intents WHEN O
 ALTER TABLE permits ADD COLUMN digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE credentials ADD COLUMN digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE batch_intents ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+DROP TRIGGER batch_intents_done_is_final;
 DROP TRIGGER credentials_immutable_u;
 DROP TRIGGER events_append_only_u;
 ",
@@ -233,8 +235,39 @@ fn backfill_digests(tx: &Transaction<'_>) -> Result<(), LedgerError> {
         )
         .map_err(e)?;
     }
+    let mut intents: Vec<(String, String)> = Vec::new();
+    {
+        let mut st = tx
+            .prepare("SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, created_at, job, line FROM batch_intents")
+            .map_err(e)?;
+        let mut cursor = st.query([]).map_err(e)?;
+        while let Some(r) = cursor.next().map_err(e)? {
+            let rec = IntentRecord {
+                row_key: r.get(0).map_err(e)?,
+                application_id: r.get(1).map_err(e)?,
+                serial: rows::u64_of(r.get(2).map_err(e)?),
+                status_index: rows::u64_of(r.get(3).map_err(e)?),
+                id_number: r.get(4).map_err(e)?,
+                version: r.get(5).map_err(e)?,
+                plan_json: r.get(6).map_err(e)?,
+                state: IntentState::Pending,
+                created_at: r.get(7).map_err(e)?,
+                job: r.get(8).map_err(e)?,
+                line: rows::u64_of(r.get(9).map_err(e)?),
+            };
+            intents.push((rec.row_key.clone(), digest::intent(&rec)));
+        }
+    }
+    for (key, d) in intents {
+        tx.execute(
+            "UPDATE batch_intents SET digest = ?2 WHERE row_key = ?1",
+            params![key, d],
+        )
+        .map_err(e)?;
+    }
     tx.execute_batch(
-        "CREATE TRIGGER credentials_immutable_u BEFORE UPDATE ON credentials BEGIN SELECT RAISE(ABORT, 'credentials are immutable'); END;
+        "CREATE TRIGGER batch_intents_done_is_final BEFORE UPDATE ON batch_intents WHEN OLD.state = 'done' BEGIN SELECT RAISE(ABORT, 'a done batch intent is final'); END;
+CREATE TRIGGER credentials_immutable_u BEFORE UPDATE ON credentials BEGIN SELECT RAISE(ABORT, 'credentials are immutable'); END;
 CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
     )
     .map_err(e)
