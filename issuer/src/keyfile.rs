@@ -365,36 +365,26 @@ pub fn show(path: &Path) -> Result<KeyInfo, KeyFileError> {
             path: path.to_owned(),
         });
     }
+    // The whole file, zeroized when dropped: it may be a private key.
+    let mut text = Zeroizing::new(String::new());
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE_BYTES).read_to_string(&mut text))
+        .map_err(io(path))?;
+    let banner = text.starts_with("TEST-ONLY");
     let mut entry: Option<(KeyEntry, PathBuf)> = None;
-    let (kind, public, banner) = if fs::read(path)
-        .map_err(io(path))?
-        .windows(b"PRIVATE KEY".len())
-        .any(|w| w == b"PRIVATE KEY")
-    {
-        let key = read_secret_key(path)?;
-        let banner = fs::read_to_string(path).map_err(io(path))?;
-        (
-            "private key",
-            *key.public(),
-            banner.starts_with("TEST-ONLY"),
-        )
+    let (kind, public) = if text.contains("PRIVATE KEY") {
+        // Read again under the checks of a signing key (owner, mode).
+        ("private key", *read_secret_key(path)?.public())
+    } else if text.contains("\"jwk\"") {
+        let e: KeyEntry =
+            serde_json::from_str(&text).map_err(|e| key_err(KeyError::BadJwk(e.to_string())))?;
+        let public = PublicKey::from_jwk(&e.jwk).map_err(key_err)?;
+        entry = Some((e, path.to_owned()));
+        ("trust entry", public)
+    } else if text.trim_start().starts_with('{') {
+        ("JWK", read_public_key(path)?)
     } else {
-        let text = fs::read_to_string(path).map_err(io(path))?;
-        let banner = text.starts_with("TEST-ONLY");
-        if text.contains("\"jwk\"") {
-            let e: KeyEntry = serde_json::from_str(&text)
-                .map_err(|e| key_err(KeyError::BadJwk(e.to_string())))?;
-            let public = PublicKey::from_jwk(&e.jwk).map_err(key_err)?;
-            entry = Some((e, path.to_owned()));
-            ("trust entry", public, banner)
-        } else {
-            let kind = if text.trim_start().starts_with('{') {
-                "JWK"
-            } else {
-                "public key"
-            };
-            (kind, read_public_key(path)?, banner)
-        }
+        ("public key", read_public_key(path)?)
     };
     if entry.is_none() {
         entry = entry_beside(path).filter(|(e, _)| e.kid == public.id());
