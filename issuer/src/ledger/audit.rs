@@ -3,7 +3,7 @@
 //! permit, and the event history against its hash chain. Damage is listed row by row; nothing
 //! stops at the first.
 //!
-//! Backend-neutral: it reads through [`Tx`]'s scans and checks with [`digest`](super::digest),
+//! Backend-neutral: it reads through [`Tx`]'s scans and checks with [`digest`],
 //! so a PostgreSQL store is audited by the same code.
 
 use std::collections::HashMap;
