@@ -415,3 +415,57 @@ fn a_damaged_batch_intent_is_not_signed_again() {
     );
     assert_eq!(count(&c, "SELECT COUNT(*) FROM credentials"), credentials);
 }
+
+/// A credential row changed together with its digest (as a careless repair script would) still
+/// fails the audit: its signed claims are compared with the row and with the permit.
+#[test]
+fn verify_compares_the_signed_credential_with_its_row() {
+    use permit_issuer::ledger::{CredentialRecord, digest};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let serial = issue(dir);
+    let c = db(dir);
+    let mut r: CredentialRecord = c
+        .query_row(
+            "SELECT serial, version, status_index, key_id, issued_at, expires_at, cause, text FROM credentials",
+            [],
+            |r| {
+                Ok(CredentialRecord {
+                    serial: r.get::<_, i64>(0)? as u64,
+                    version: r.get(1)?,
+                    status_index: r.get::<_, i64>(2)? as u64,
+                    key_id: r.get(3)?,
+                    issued_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                    cause: r.get(6)?,
+                    text: r.get(7)?,
+                })
+            },
+        )
+        .unwrap();
+    r.status_index += 1;
+    c.execute_batch("DROP TRIGGER credentials_immutable_u")
+        .unwrap();
+    c.execute(
+        "UPDATE credentials SET status_index = ?1, digest = ?2",
+        rusqlite::params![r.status_index as i64, digest::credential(&r)],
+    )
+    .unwrap();
+    let (code, v, err) = verify_ledger(dir);
+    assert_eq!(code, 2, "{v} {err}");
+    assert_eq!(
+        damaged_rows(&v),
+        vec![
+            ("credentials".to_owned(), format!("{serial} v1")),
+            ("permits".to_owned(), serial.clone())
+        ],
+        "{v}"
+    );
+    assert!(
+        v["damaged"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("status_index differs"),
+        "{v}"
+    );
+}
