@@ -23,7 +23,7 @@ use permit_shared::reason::Code;
 use permit_shared::status::{self, Status, StatusList, StatusListToken};
 use permit_shared::trust::{self, TrustList};
 
-use crate::report::{self, Input};
+use crate::check::{self, Input};
 use crate::scan::ScanLimits;
 use crate::verify::{
     self, ClockSource, Context, Policy, Reason, VerifiedStatusList, verify_status_list,
@@ -128,7 +128,7 @@ fn context<'a>(trust: &'a TrustList, status: Option<&'a VerifiedStatusList>) -> 
 
 /// Verifies a text through the report layer and renders both report forms.
 fn check_and_render(text: &str, ctx: &Context<'_>) {
-    let r = report::check("fuzz", Input::Text(text), ctx, &ScanLimits::default());
+    let r = check::check("fuzz", Input::Text(text), ctx, &ScanLimits::default());
     let _ = r.to_json(false);
     let _ = r.to_human(true);
     let _ = r.exit_code();
@@ -789,7 +789,7 @@ pub fn image_limits() -> ScanLimits {
 pub fn image(data: &[u8]) {
     let Some(f) = fixture() else { return };
     let ctx = context(&f.trust, Some(&f.status));
-    let r = report::check("fuzz", Input::Image(data), &ctx, &image_limits());
+    let r = check::check("fuzz", Input::Image(data), &ctx, &image_limits());
     let _ = r.to_json(false);
     let _ = r.to_human(false);
 }

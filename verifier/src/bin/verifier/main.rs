@@ -14,8 +14,9 @@ use clap::Parser as _;
 use rayon::prelude::*;
 
 use permit_shared::keys::{Jwk, PublicKey};
+use permit_verifier::check::{self, Input};
 use permit_verifier::demo;
-use permit_verifier::report::{self, Input, Report};
+use permit_verifier::report::Report;
 use permit_verifier::scan::{self, ScanLimits};
 use permit_verifier::session::{Session, SessionInput};
 use permit_verifier::state::State;
@@ -292,12 +293,12 @@ fn run_verify(a: &VerifyArgs) -> Result<u8, Failure> {
     let many = items.len() > 1;
     let check = |item: &Item| -> Report {
         match item {
-            Item::Text { name, text } => report::check(name, Input::Text(text), &ctx, &limits),
+            Item::Text { name, text } => check::check(name, Input::Text(text), &ctx, &limits),
             Item::File(p) => {
                 let name = p.display().to_string();
                 match read_capped(p, limits.max_file_bytes) {
-                    Ok(bytes) => report::check(&name, Input::Image(&bytes), &ctx, &limits),
-                    Err(f) => report::unreadable(&name, &f.message, &ctx),
+                    Ok(bytes) => check::check(&name, Input::Image(&bytes), &ctx, &limits),
+                    Err(f) => check::unreadable(&name, &f.message, &ctx),
                 }
             }
         }
