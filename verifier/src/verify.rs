@@ -7,8 +7,8 @@
 //! `TRUST_LIST_EXPIRED`) → time (`NOT_YET_VALID`, `ISSUED_IN_FUTURE`, `EXPIRED`,
 //! `CLOCK_BEHIND`) → endorsement (`SUSPENDED` + `ENDORSEMENT_OVERDUE`) → status list
 //! (`REVOKED`, `SUSPENDED`, `SUPERSEDED`, `STATUS_STALE`, `STATUS_UNKNOWN`, …) → policy
-//! (`TEST_CREDENTIAL`). The permit is readable only as a [`VerifiedPermit`], which exists only
-//! after the signature verified and the claims parsed.
+//! (`TEST_CREDENTIAL`). The permit is readable only as an [`AuthenticPermit`], which exists only
+//! after the signature verified and the claims parsed (whatever the verdict).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -200,15 +200,18 @@ pub struct Context<'a> {
     pub notes: Vec<Reason>,
 }
 
-/// A permit whose signature verified and whose claims are well formed. Only [`verify_text`]
-/// makes one; the fields are private and read through methods.
+/// A permit that is authentic, not necessarily valid: its signature verified under a key of the
+/// trust list and its claims are well formed, but it may be revoked, suspended, superseded,
+/// expired, not yet valid or signed by a key not allowed to sign it. Whether it is valid is the
+/// [`Outcome`]'s verdict, never the existence of this value. Only [`verify_text`] makes one;
+/// the fields are private and read through methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedPermit {
+pub struct AuthenticPermit {
     claims: Claims,
     key_id: KeyId,
 }
 
-impl VerifiedPermit {
+impl AuthenticPermit {
     /// The claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
@@ -415,7 +418,7 @@ pub struct Outcome {
     /// Every applicable reason, most severe first.
     pub reasons: Vec<Reason>,
     /// The permit, only if its signature verified and its claims are well formed.
-    pub permit: Option<VerifiedPermit>,
+    pub permit: Option<AuthenticPermit>,
     /// Where the trust came from.
     pub provenance: Provenance,
 }
@@ -423,7 +426,7 @@ pub struct Outcome {
 impl Outcome {
     fn finish(
         mut reasons: Vec<Reason>,
-        permit: Option<VerifiedPermit>,
+        permit: Option<AuthenticPermit>,
         provenance: Provenance,
     ) -> Outcome {
         reasons.sort_by_key(|r| std::cmp::Reverse(r.code.severity()));
@@ -574,7 +577,7 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
             },
         ));
     }
-    let permit = VerifiedPermit {
+    let permit = AuthenticPermit {
         claims,
         key_id: kid,
     };

@@ -102,7 +102,7 @@ impl Report {
     }
 
     /// The permit the decision is about, when its signature verified.
-    pub fn permit(&self) -> Option<&verify::VerifiedPermit> {
+    pub fn permit(&self) -> Option<&verify::AuthenticPermit> {
         self.chosen
             .and_then(|i| self.codes[i].outcome.permit.as_ref())
     }
