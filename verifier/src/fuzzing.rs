@@ -25,9 +25,7 @@ use permit_shared::trust::{self, TrustList};
 
 use crate::check::{self, Input};
 use crate::scan::ScanLimits;
-use crate::verify::{
-    self, ClockSource, Context, Policy, Reason, VerifiedStatusList, verify_status_list,
-};
+use crate::verify::{self, ClockSource, Context, Reason, VerifiedStatusList, verify_status_list};
 use crate::{demo, normalise};
 
 /// A named harness.
@@ -115,15 +113,7 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 fn context<'a>(trust: &'a TrustList, status: Option<&'a VerifiedStatusList>) -> Context<'a> {
-    Context {
-        trust,
-        status,
-        at: at(NOW),
-        clock_source: ClockSource::Given,
-        clock_floor: None,
-        policy: Policy::default(),
-        notes: Vec::new(),
-    }
+    Context::new(trust, at(NOW)).with_status(status)
 }
 
 /// Verifies a text through the report layer and renders both report forms.

@@ -200,6 +200,59 @@ pub struct Context<'a> {
     pub notes: Vec<Reason>,
 }
 
+impl<'a> Context<'a> {
+    /// A context for verifying at `at` against `trust`, with the defaults: no status list (every
+    /// permit gets `STATUS_UNKNOWN`), `at` given by the caller ([`ClockSource::Given`], so no
+    /// clock floor applies), no clock floor, [`Policy::default`], no notes. The setters below
+    /// change the optional parts.
+    pub fn new(trust: &'a TrustList, at: DateTime<Utc>) -> Self {
+        Self {
+            trust,
+            status: None,
+            at,
+            clock_source: ClockSource::Given,
+            clock_floor: None,
+            policy: Policy::default(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The status list to consult, if any.
+    #[must_use]
+    pub fn with_status(mut self, status: Option<&'a VerifiedStatusList>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Where `at` came from (the device clock is checked against the clock floor).
+    #[must_use]
+    pub fn with_clock_source(mut self, clock_source: ClockSource) -> Self {
+        self.clock_source = clock_source;
+        self
+    }
+
+    /// The newest time this verifier has already trusted, if known.
+    #[must_use]
+    pub fn with_clock_floor(mut self, clock_floor: Option<DateTime<Utc>>) -> Self {
+        self.clock_floor = clock_floor;
+        self
+    }
+
+    /// Tolerances.
+    #[must_use]
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Reasons about the environment that apply to every credential.
+    #[must_use]
+    pub fn with_notes(mut self, notes: Vec<Reason>) -> Self {
+        self.notes = notes;
+        self
+    }
+}
+
 /// A permit that is authentic, not necessarily valid: its signature verified under a key of the
 /// trust list and its claims are well formed, but it may be revoked, suspended, superseded,
 /// expired, not yet valid or signed by a key not allowed to sign it. Whether it is valid is the
