@@ -17,7 +17,7 @@ use permit_shared::credential::{self, Claims, DecodeError, Envelope};
 use permit_shared::keys::KeyId;
 use permit_shared::reason::{Code, Severity};
 use permit_shared::status::{Status, StatusListToken};
-use permit_shared::trust::{TrustList, TrustedKey, Usage};
+use permit_shared::trust::{KeyUseError, TrustList, TrustedKey, Usage};
 use permit_shared::{applicant, civil, division};
 
 use crate::normalise;
@@ -151,23 +151,17 @@ pub fn verify_status_list(
         any = true;
         if let Ok(v) = env.verify(&k.key) {
             let token = StatusListToken::from_verified(&v)?;
-            if !k.may(Usage::StatusList) {
-                return Err(StatusListError::KeyNotAllowed(
-                    kid,
-                    "not authorised for status lists",
-                ));
-            }
             let iat = DateTime::<Utc>::from_timestamp(token.issued_at, 0).unwrap_or_default();
-            if iat < k.signing_from || iat > k.signing_until {
+            if let Err(e) = k.check_use(Usage::StatusList, iat) {
                 return Err(StatusListError::KeyNotAllowed(
                     kid,
-                    "signed outside the key's signing window",
-                ));
-            }
-            if k.compromised_since.is_some_and(|c| iat >= c) {
-                return Err(StatusListError::KeyNotAllowed(
-                    kid,
-                    "signed after the key's compromise",
+                    match e {
+                        KeyUseError::NotAllowed { .. } => "not authorised for status lists",
+                        KeyUseError::OutsideSigningWindow { .. } => {
+                            "signed outside the key's signing window"
+                        }
+                        KeyUseError::Compromised { .. } => "signed after the key's compromise",
+                    },
                 ));
             }
             return Ok(VerifiedStatusList { token, key_id: kid });
@@ -658,34 +652,30 @@ fn time_of_device(ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
 fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     let kid = key.key.id();
     let iat = DateTime::<Utc>::from_timestamp(c.issued_at, 0).unwrap_or_default();
-    if !key.may(Usage::Permit) {
-        reasons.push(Reason::new(
-            Code::KeyNotAuthorised,
-            format!("key {kid} may not sign permits"),
-        ));
-    }
-    if iat < key.signing_from || iat > key.signing_until {
-        reasons.push(Reason::new(
-            Code::KeyNotValidAtIssuance,
-            format!(
-                "issued at {} outside key {kid}'s signing window {} – {}",
-                rfc(iat),
-                rfc(key.signing_from),
-                rfc(key.signing_until)
+    for error in key.use_errors(Usage::Permit, iat) {
+        reasons.push(match error {
+            KeyUseError::NotAllowed { .. } => Reason::new(
+                Code::KeyNotAuthorised,
+                format!("key {kid} may not sign permits"),
             ),
-        ));
-    }
-    if let Some(since) = key.compromised_since
-        && iat >= since
-    {
-        reasons.push(Reason::new(
-            Code::KeyCompromised,
-            format!(
-                "issued at {} after key {kid} was reported compromised ({})",
-                rfc(iat),
-                rfc(since)
+            KeyUseError::OutsideSigningWindow { from, until, at } => Reason::new(
+                Code::KeyNotValidAtIssuance,
+                format!(
+                    "issued at {} outside key {kid}'s signing window {} – {}",
+                    rfc(at),
+                    rfc(from),
+                    rfc(until)
+                ),
             ),
-        ));
+            KeyUseError::Compromised { since } => Reason::new(
+                Code::KeyCompromised,
+                format!(
+                    "issued at {} after key {kid} was reported compromised ({})",
+                    rfc(iat),
+                    rfc(since)
+                ),
+            ),
+        });
     }
     if let Some(until) = key.verify_until
         && ctx.at > until
