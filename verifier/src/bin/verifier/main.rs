@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use clap::Parser as _;
 use rayon::prelude::*;
 
-use permit_shared::keys::{Jwk, PublicKey};
+use permit_shared::keys::{KeyError, PublicKey};
 use permit_verifier::check::{self, Input};
 use permit_verifier::demo;
 use permit_verifier::report::Report;
@@ -143,16 +143,15 @@ fn load_root(a: &VerifyArgs) -> Result<PublicKey, Failure> {
             .map_err(|e| fail_with("ROOT_KEY_INVALID", format!("embedded demo root: {e}"))),
         Some(p) => {
             let bytes = read_capped(p, 64 * 1024)?;
-            let text = String::from_utf8_lossy(&bytes);
-            let r = if text.trim_start().starts_with('{') {
-                serde_json::from_str::<Jwk>(&text)
-                    .map_err(|e| e.to_string())
-                    .and_then(|j| PublicKey::from_jwk(&j).map_err(|e| e.to_string()))
-            } else {
-                let body = text.find("-----BEGIN").map_or(&*text, |i| &text[i..]);
-                PublicKey::from_pem(body).map_err(|e| e.to_string())
-            };
-            r.map_err(|e| fail_with("ROOT_KEY_INVALID", format!("{}: {e}", p.display())))
+            PublicKey::from_pem_or_jwk(&bytes).map_err(|e| {
+                // A file that is not JSON is named by the parser's message alone (as before
+                // the sniffing moved to `permit_shared`), so that the output stays the same.
+                let detail = match e {
+                    KeyError::JwkJson(detail) => detail,
+                    other => other.to_string(),
+                };
+                fail_with("ROOT_KEY_INVALID", format!("{}: {detail}", p.display()))
+            })
         }
     }
 }
