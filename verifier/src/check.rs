@@ -47,21 +47,7 @@ pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimit
             Ok(codes) => codes.into_iter().map(|c| c.text).collect(),
             Err(e) => {
                 let code = Code::parse(e.code()).unwrap_or(Code::ImageUnreadable);
-                let reasons = vec![Reason::new(code, e.to_string())];
-                let outcome = verify::verify_text("", ctx);
-                return Report {
-                    input: name.to_owned(),
-                    verdict: Verdict::Indeterminate,
-                    reasons,
-                    chosen: None,
-                    provenance: Provenance {
-                        key_id: None,
-                        issuer: None,
-                        ..outcome.provenance
-                    },
-                    codes: Vec::new(),
-                    input_error: true,
-                };
+                return input_error(name, Reason::new(code, e.to_string()), ctx);
             }
         },
     };
@@ -161,11 +147,21 @@ fn decide(name: &str, codes: Vec<CodeReport>) -> Report {
 
 /// The report for an input file that could not even be read (missing, too large).
 pub fn unreadable(name: &str, message: &str, ctx: &Context<'_>) -> Report {
+    input_error(
+        name,
+        Reason::new(Code::ImageUnreadable, message.to_owned()),
+        ctx,
+    )
+}
+
+/// The report for an input that gave no code to verify: indeterminate, exit code 2, with the
+/// provenance of the context (no key, no issuer).
+fn input_error(name: &str, reason: Reason, ctx: &Context<'_>) -> Report {
     let outcome = verify::verify_text("", ctx);
     Report {
         input: name.to_owned(),
         verdict: Verdict::Indeterminate,
-        reasons: vec![Reason::new(Code::ImageUnreadable, message.to_owned())],
+        reasons: vec![reason],
         chosen: None,
         provenance: Provenance {
             key_id: None,
