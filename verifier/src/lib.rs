@@ -15,6 +15,8 @@
 
 pub mod check;
 pub mod demo;
+// Compiled for its own unit tests too; `cargo doc` never shows it.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod normalise;
