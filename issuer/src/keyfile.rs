@@ -150,17 +150,10 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, KeyFileError> {
         });
     }
     let text = fs::read_to_string(path).map_err(io(path))?;
-    let key_err = |source| KeyFileError::Key {
+    PublicKey::from_pem_or_jwk(text.as_bytes()).map_err(|source| KeyFileError::Key {
         path: path.to_owned(),
         source,
-    };
-    if text.trim_start().starts_with('{') {
-        let jwk =
-            serde_json::from_str(&text).map_err(|e| key_err(KeyError::BadJwk(e.to_string())))?;
-        PublicKey::from_jwk(&jwk).map_err(key_err)
-    } else {
-        PublicKey::from_pem(pem_body(&text)).map_err(key_err)
-    }
+    })
 }
 
 /// The private key as PKCS#8 v1 PEM (RFC 8410 §7: the seed only, no public key), the form

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use permit_shared::trust::TrustList;
 use permit_verifier::scan::{self, ScanLimits};
-use permit_verifier::verify::{self, ClockSource, Context, Policy, Verdict};
+use permit_verifier::verify::{self, Context, Verdict};
 
 /// Why the self-check failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,15 +24,7 @@ pub enum SelfCheckError {
 
 /// Verifies a credential text as a verifier would (warnings allowed, e.g. `TEST_CREDENTIAL`).
 pub fn verify_text(text: &str, trust: &TrustList, at: DateTime<Utc>) -> Result<(), SelfCheckError> {
-    let ctx = Context {
-        trust,
-        status: None,
-        at,
-        clock_source: ClockSource::Given,
-        clock_floor: None,
-        policy: Policy::default(),
-        notes: Vec::new(),
-    };
+    let ctx = Context::new(trust, at);
     let o = verify::verify_text(text, &ctx);
     if o.verdict == Verdict::Valid && o.permit.is_some() {
         Ok(())

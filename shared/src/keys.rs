@@ -105,6 +105,10 @@ pub enum KeyError {
         /// kid computed from the key.
         expected: KeyId,
     },
+    /// A key file that looks like a JWK (a JSON object) but is not valid JSON of a JWK; the
+    /// text is the JSON parser's message.
+    #[error("JWK is not an Ed25519 OKP key: {0}")]
+    JwkJson(String),
     /// A PEM/PKCS#8 document that could not be read (the content is never echoed).
     #[error("not a PKCS#8 Ed25519 key in PEM form")]
     BadPem,
@@ -212,6 +216,23 @@ impl PublicKey {
     pub fn from_pem(pem: &str) -> Result<PublicKey, KeyError> {
         let key = VerifyingKey::from_public_key_pem(pem).map_err(|_| KeyError::BadPem)?;
         PublicKey::from_bytes(&key.to_bytes())
+    }
+
+    /// Reads the content of a public-key file, PEM or JWK, told apart by content: text that
+    /// starts with `{` (after white space) is a JWK ([`PublicKey::from_jwk`]), anything else a
+    /// SubjectPublicKeyInfo PEM ([`PublicKey::from_pem`]) with any text before its
+    /// `-----BEGIN` line skipped. Bytes that are not UTF-8 are replaced (and then fail to parse).
+    /// The caller caps the size of what it reads.
+    pub fn from_pem_or_jwk(bytes: &[u8]) -> Result<PublicKey, KeyError> {
+        let text = String::from_utf8_lossy(bytes);
+        if text.trim_start().starts_with('{') {
+            let jwk: Jwk =
+                serde_json::from_str(&text).map_err(|e| KeyError::JwkJson(e.to_string()))?;
+            PublicKey::from_jwk(&jwk)
+        } else {
+            let pem = text.find("-----BEGIN").map_or(&*text, |i| &text[i..]);
+            PublicKey::from_pem(pem)
+        }
     }
 }
 
@@ -333,5 +354,35 @@ mod tests {
         ));
         assert_eq!("00".parse::<KeyId>(), Err(KeyError::BadKeyId));
         assert_eq!("ABCDEF0123456789".parse::<KeyId>(), Err(KeyError::BadKeyId));
+    }
+
+    #[test]
+    fn key_files_are_read_as_pem_or_jwk_by_content() {
+        let pk = *SecretKey::from_seed(&[7u8; 32]).unwrap().public();
+        let jwk = serde_json::to_string_pretty(&pk.to_jwk()).unwrap();
+        let pem = pk.to_pem();
+        for file in [
+            format!("  \n{jwk}\n"),
+            pem.clone(),
+            format!("a comment line\n{pem}"),
+        ] {
+            assert_eq!(
+                PublicKey::from_pem_or_jwk(file.as_bytes()),
+                Ok(pk),
+                "{file}"
+            );
+        }
+        assert!(matches!(
+            PublicKey::from_pem_or_jwk(b"{\"kty\": "),
+            Err(KeyError::JwkJson(_))
+        ));
+        assert_eq!(
+            PublicKey::from_pem_or_jwk(b"not a key"),
+            Err(KeyError::BadPem)
+        );
+        assert_eq!(
+            PublicKey::from_pem_or_jwk(&[0xff, 0xfe, 0x00]),
+            Err(KeyError::BadPem)
+        );
     }
 }

@@ -155,10 +155,89 @@ pub struct TrustedKey {
     pub test: bool,
 }
 
+impl Usage {
+    /// What a key with this usage signs, as a plural noun for messages.
+    fn noun(self) -> &'static str {
+        match self {
+            Usage::Permit => "permits",
+            Usage::StatusList => "status lists",
+        }
+    }
+}
+
+/// Why a trusted key may not be used for an object signed at a given instant: the key-use policy
+/// of the trust list, which the issuer applies before signing and the verifier after checking a
+/// signature. One variant per rule, in the order [`TrustedKey::use_errors`] checks them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyUseError {
+    /// The key's `may_sign` does not include `usage`.
+    #[error("the key may not sign {}", .usage.noun())]
+    NotAllowed {
+        /// What it was used for.
+        usage: Usage,
+    },
+    /// `at` is outside the key's signing window `from..=until`.
+    #[error("{} is outside the key's signing window {} – {}", rfc3339(*.at), rfc3339(*.from), rfc3339(*.until))]
+    OutsideSigningWindow {
+        /// Start of the signing window.
+        from: DateTime<Utc>,
+        /// End of the signing window.
+        until: DateTime<Utc>,
+        /// When the object was (or would be) signed.
+        at: DateTime<Utc>,
+    },
+    /// The key was reported compromised at or before `at`.
+    #[error("the key was reported compromised on {}", rfc3339(*.since))]
+    Compromised {
+        /// When the compromise began, as the trust list says.
+        since: DateTime<Utc>,
+    },
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 impl TrustedKey {
     /// Whether the key may sign this kind of object.
     pub fn may(&self, usage: Usage) -> bool {
         self.may_sign.contains(&usage)
+    }
+
+    /// Whether the key may sign an object of `usage` at `at` (the object's signing time: `iat`
+    /// for a verifier, the current time for an issuer): its usages include `usage`, `at` lies in
+    /// `signing_from..=signing_until`, and `at` is before `compromised_since` if that is set.
+    /// The first rule broken is the error; [`TrustedKey::use_errors`] gives them all.
+    ///
+    /// The key's `verify_until` (no longer accepted at verification time) is not a signing rule
+    /// and is not checked here.
+    pub fn check_use(&self, usage: Usage, at: DateTime<Utc>) -> Result<(), KeyUseError> {
+        match self.use_errors(usage, at).into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Every rule of [`TrustedKey::check_use`] that using the key for `usage` at `at` breaks, in
+    /// the order of [`KeyUseError`]'s variants; empty when the use is allowed.
+    pub fn use_errors(&self, usage: Usage, at: DateTime<Utc>) -> Vec<KeyUseError> {
+        let mut errors = Vec::new();
+        if !self.may(usage) {
+            errors.push(KeyUseError::NotAllowed { usage });
+        }
+        if at < self.signing_from || at > self.signing_until {
+            errors.push(KeyUseError::OutsideSigningWindow {
+                from: self.signing_from,
+                until: self.signing_until,
+                at,
+            });
+        }
+        if let Some(since) = self.compromised_since
+            && at >= since
+        {
+            errors.push(KeyUseError::Compromised { since });
+        }
+        errors
     }
 }
 
@@ -426,5 +505,119 @@ mod tests {
             TrustList::verify(doc.as_bytes(), root.public()),
             Err(TrustError::Shape(_))
         ));
+    }
+
+    fn trusted(may_sign: Vec<Usage>, compromised_since: Option<&str>) -> TrustedKey {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        TrustedKey {
+            key: *SecretKey::from_seed(&[2; 32]).unwrap().public(),
+            issuer: "test issuer".into(),
+            may_sign,
+            signing_from: t("2026-01-01T00:00:00Z"),
+            signing_until: t("2030-01-01T00:00:00Z"),
+            verify_until: None,
+            compromised_since: compromised_since.map(t),
+            test: true,
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn key_use_inside_the_window_is_allowed() {
+        let key = trusted(vec![Usage::Permit], None);
+        for t in [
+            "2026-01-01T00:00:00Z",
+            "2028-06-01T12:00:00Z",
+            "2030-01-01T00:00:00Z",
+        ] {
+            assert_eq!(key.check_use(Usage::Permit, at(t)), Ok(()), "{t}");
+            assert!(key.use_errors(Usage::Permit, at(t)).is_empty());
+        }
+    }
+
+    #[test]
+    fn key_use_for_another_usage_is_not_allowed() {
+        let key = trusted(vec![Usage::Permit], None);
+        let err = key
+            .check_use(Usage::StatusList, at("2027-01-01T00:00:00Z"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            KeyUseError::NotAllowed {
+                usage: Usage::StatusList
+            }
+        );
+        assert_eq!(err.to_string(), "the key may not sign status lists");
+    }
+
+    #[test]
+    fn key_use_outside_the_window_is_refused() {
+        let key = trusted(vec![Usage::Permit], None);
+        for t in ["2025-12-31T23:59:59Z", "2030-01-01T00:00:01Z"] {
+            let err = key.check_use(Usage::Permit, at(t)).unwrap_err();
+            assert_eq!(
+                err,
+                KeyUseError::OutsideSigningWindow {
+                    from: key.signing_from,
+                    until: key.signing_until,
+                    at: at(t)
+                }
+            );
+        }
+        assert_eq!(
+            key.check_use(Usage::Permit, at("2031-01-01T00:00:00Z"))
+                .unwrap_err()
+                .to_string(),
+            "2031-01-01T00:00:00Z is outside the key's signing window \
+             2026-01-01T00:00:00Z – 2030-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn key_use_from_the_compromise_on_is_refused() {
+        let key = trusted(vec![Usage::Permit], Some("2027-01-01T00:00:00Z"));
+        assert_eq!(
+            key.check_use(Usage::Permit, at("2026-12-31T23:59:59Z")),
+            Ok(())
+        );
+        let err = key
+            .check_use(Usage::Permit, at("2027-01-01T00:00:00Z"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            KeyUseError::Compromised {
+                since: at("2027-01-01T00:00:00Z")
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the key was reported compromised on 2027-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn every_broken_rule_is_listed_in_order() {
+        let key = trusted(vec![Usage::StatusList], Some("2027-01-01T00:00:00Z"));
+        let errors = key.use_errors(Usage::Permit, at("2031-01-01T00:00:00Z"));
+        assert!(
+            matches!(
+                errors.as_slice(),
+                [
+                    KeyUseError::NotAllowed {
+                        usage: Usage::Permit
+                    },
+                    KeyUseError::OutsideSigningWindow { .. },
+                    KeyUseError::Compromised { .. },
+                ]
+            ),
+            "{errors:?}"
+        );
+        assert_eq!(
+            key.check_use(Usage::Permit, at("2031-01-01T00:00:00Z")),
+            Err(errors[0].clone())
+        );
     }
 }

@@ -9,7 +9,7 @@ use permit_issuer::lifecycle::{self, Direct};
 use permit_issuer::settings::{Channel, Settings};
 use permit_shared::applicant::RawApplicant;
 use permit_shared::trust::{TrustList, Usage};
-use permit_verifier::verify::{ClockSource, Context, Policy};
+use permit_verifier::verify::Context;
 
 pub use permit_e2e::{fixed_now, repo_dir};
 
@@ -49,13 +49,5 @@ pub fn issue_at(applicant_json: &str, now: DateTime<Utc>) -> String {
 
 /// A verification context at `at` (given clock, no status list).
 pub fn ctx(trust: &TrustList, at: DateTime<Utc>) -> Context<'_> {
-    Context {
-        trust,
-        status: None,
-        at,
-        clock_source: ClockSource::Given,
-        clock_floor: None,
-        policy: Policy::default(),
-        notes: Vec::new(),
-    }
+    Context::new(trust, at)
 }

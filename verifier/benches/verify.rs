@@ -14,7 +14,7 @@ use permit_shared::credential::{self, Envelope};
 use permit_shared::keys::SecretKey;
 use permit_shared::trust::TrustList;
 use permit_verifier::scan::{self, ScanLimits};
-use permit_verifier::verify::{self, ClockSource, Context, Policy, Verdict};
+use permit_verifier::verify::{self, Context, Verdict};
 
 fn demo_key() -> SecretKey {
     let pem = include_str!("../../keys/TEST-ONLY-demo-issuer.key.pem");
@@ -54,15 +54,7 @@ fn benches(c: &mut Criterion) {
     let text = credential::to_text(&credential::sign(&claims, &key));
     let root = permit_verifier::demo::root().unwrap();
     let trust = TrustList::verify(permit_verifier::demo::TRUST_LIST.as_bytes(), &root).unwrap();
-    let ctx = Context {
-        trust: &trust,
-        status: None,
-        at: DateTime::from_timestamp(1_795_600_000, 0).unwrap(),
-        clock_source: ClockSource::Given,
-        clock_floor: None,
-        policy: Policy::default(),
-        notes: Vec::new(),
-    };
+    let ctx = Context::new(&trust, DateTime::from_timestamp(1_795_600_000, 0).unwrap());
     assert_eq!(verify::verify_text(&text, &ctx).verdict, Verdict::Valid);
 
     let mut g = c.benchmark_group("issue");

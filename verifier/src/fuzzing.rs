@@ -23,11 +23,9 @@ use permit_shared::reason::Code;
 use permit_shared::status::{self, Status, StatusList, StatusListToken};
 use permit_shared::trust::{self, TrustList};
 
-use crate::report::{self, Input};
+use crate::check::{self, Input};
 use crate::scan::ScanLimits;
-use crate::verify::{
-    self, ClockSource, Context, Policy, Reason, VerifiedStatusList, verify_status_list,
-};
+use crate::verify::{self, ClockSource, Context, Reason, VerifiedStatusList, verify_status_list};
 use crate::{demo, normalise};
 
 /// A named harness.
@@ -115,20 +113,12 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 fn context<'a>(trust: &'a TrustList, status: Option<&'a VerifiedStatusList>) -> Context<'a> {
-    Context {
-        trust,
-        status,
-        at: at(NOW),
-        clock_source: ClockSource::Given,
-        clock_floor: None,
-        policy: Policy::default(),
-        notes: Vec::new(),
-    }
+    Context::new(trust, at(NOW)).with_status(status)
 }
 
 /// Verifies a text through the report layer and renders both report forms.
 fn check_and_render(text: &str, ctx: &Context<'_>) {
-    let r = report::check("fuzz", Input::Text(text), ctx, &ScanLimits::default());
+    let r = check::check("fuzz", Input::Text(text), ctx, &ScanLimits::default());
     let _ = r.to_json(false);
     let _ = r.to_human(true);
     let _ = r.exit_code();
@@ -789,7 +779,7 @@ pub fn image_limits() -> ScanLimits {
 pub fn image(data: &[u8]) {
     let Some(f) = fixture() else { return };
     let ctx = context(&f.trust, Some(&f.status));
-    let r = report::check("fuzz", Input::Image(data), &ctx, &image_limits());
+    let r = check::check("fuzz", Input::Image(data), &ctx, &image_limits());
     let _ = r.to_json(false);
     let _ = r.to_human(false);
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! image bytes ─► scan::scan_image_bytes ─► texts ─┐
 //! scanner text ──────────────────────────────────┴► normalise ─► verify::verify_text ─► Outcome
-//!                                       report::check(…) collects them into a Report (JSON/human)
+//!                              check::check(…) collects them into a report::Report (JSON/human)
 //! ```
 //!
 //! Libraries never read the clock: the caller passes the verification time in [`verify::Context`].
@@ -13,7 +13,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod demo;
+// Compiled for its own unit tests too; `cargo doc` never shows it.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;

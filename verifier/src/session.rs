@@ -112,15 +112,12 @@ impl Session {
 
     /// The context for verifying credentials in this session.
     pub fn context(&self) -> Context<'_> {
-        Context {
-            trust: &self.trust,
-            status: self.status.as_ref(),
-            at: self.at,
-            clock_source: self.clock_source,
-            clock_floor: self.floor,
-            policy: self.policy,
-            notes: self.notes.clone(),
-        }
+        Context::new(&self.trust, self.at)
+            .with_status(self.status.as_ref())
+            .with_clock_source(self.clock_source)
+            .with_clock_floor(self.floor)
+            .with_policy(self.policy)
+            .with_notes(self.notes.clone())
     }
 
     /// The verified trust list.

@@ -7,8 +7,8 @@
 //! `TRUST_LIST_EXPIRED`) → time (`NOT_YET_VALID`, `ISSUED_IN_FUTURE`, `EXPIRED`,
 //! `CLOCK_BEHIND`) → endorsement (`SUSPENDED` + `ENDORSEMENT_OVERDUE`) → status list
 //! (`REVOKED`, `SUSPENDED`, `SUPERSEDED`, `STATUS_STALE`, `STATUS_UNKNOWN`, …) → policy
-//! (`TEST_CREDENTIAL`). The permit is readable only as a [`VerifiedPermit`], which exists only
-//! after the signature verified and the claims parsed.
+//! (`TEST_CREDENTIAL`). The permit is readable only as an [`AuthenticPermit`], which exists only
+//! after the signature verified and the claims parsed (whatever the verdict).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use permit_shared::credential::{self, Claims, DecodeError, Envelope};
 use permit_shared::keys::KeyId;
 use permit_shared::reason::{Code, Severity};
 use permit_shared::status::{Status, StatusListToken};
-use permit_shared::trust::{TrustList, TrustedKey, Usage};
+use permit_shared::trust::{KeyUseError, TrustList, TrustedKey, Usage};
 use permit_shared::{applicant, civil, division};
 
 use crate::normalise;
@@ -151,23 +151,17 @@ pub fn verify_status_list(
         any = true;
         if let Ok(v) = env.verify(&k.key) {
             let token = StatusListToken::from_verified(&v)?;
-            if !k.may(Usage::StatusList) {
-                return Err(StatusListError::KeyNotAllowed(
-                    kid,
-                    "not authorised for status lists",
-                ));
-            }
             let iat = DateTime::<Utc>::from_timestamp(token.issued_at, 0).unwrap_or_default();
-            if iat < k.signing_from || iat > k.signing_until {
+            if let Err(e) = k.check_use(Usage::StatusList, iat) {
                 return Err(StatusListError::KeyNotAllowed(
                     kid,
-                    "signed outside the key's signing window",
-                ));
-            }
-            if k.compromised_since.is_some_and(|c| iat >= c) {
-                return Err(StatusListError::KeyNotAllowed(
-                    kid,
-                    "signed after the key's compromise",
+                    match e {
+                        KeyUseError::NotAllowed { .. } => "not authorised for status lists",
+                        KeyUseError::OutsideSigningWindow { .. } => {
+                            "signed outside the key's signing window"
+                        }
+                        KeyUseError::Compromised { .. } => "signed after the key's compromise",
+                    },
                 ));
             }
             return Ok(VerifiedStatusList { token, key_id: kid });
@@ -200,15 +194,71 @@ pub struct Context<'a> {
     pub notes: Vec<Reason>,
 }
 
-/// A permit whose signature verified and whose claims are well formed. Only [`verify_text`]
-/// makes one; the fields are private and read through methods.
+impl<'a> Context<'a> {
+    /// A context for verifying at `at` against `trust`, with the defaults: no status list (every
+    /// permit gets `STATUS_UNKNOWN`), `at` given by the caller ([`ClockSource::Given`], so no
+    /// clock floor applies), no clock floor, [`Policy::default`], no notes. The setters below
+    /// change the optional parts.
+    pub fn new(trust: &'a TrustList, at: DateTime<Utc>) -> Self {
+        Self {
+            trust,
+            status: None,
+            at,
+            clock_source: ClockSource::Given,
+            clock_floor: None,
+            policy: Policy::default(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The status list to consult, if any.
+    #[must_use]
+    pub fn with_status(mut self, status: Option<&'a VerifiedStatusList>) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Where `at` came from (the device clock is checked against the clock floor).
+    #[must_use]
+    pub fn with_clock_source(mut self, clock_source: ClockSource) -> Self {
+        self.clock_source = clock_source;
+        self
+    }
+
+    /// The newest time this verifier has already trusted, if known.
+    #[must_use]
+    pub fn with_clock_floor(mut self, clock_floor: Option<DateTime<Utc>>) -> Self {
+        self.clock_floor = clock_floor;
+        self
+    }
+
+    /// Tolerances.
+    #[must_use]
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Reasons about the environment that apply to every credential.
+    #[must_use]
+    pub fn with_notes(mut self, notes: Vec<Reason>) -> Self {
+        self.notes = notes;
+        self
+    }
+}
+
+/// A permit that is authentic, not necessarily valid: its signature verified under a key of the
+/// trust list and its claims are well formed, but it may be revoked, suspended, superseded,
+/// expired, not yet valid or signed by a key not allowed to sign it. Whether it is valid is the
+/// [`Outcome`]'s verdict, never the existence of this value. Only [`verify_text`] makes one;
+/// the fields are private and read through methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedPermit {
+pub struct AuthenticPermit {
     claims: Claims,
     key_id: KeyId,
 }
 
-impl VerifiedPermit {
+impl AuthenticPermit {
     /// The claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
@@ -415,7 +465,7 @@ pub struct Outcome {
     /// Every applicable reason, most severe first.
     pub reasons: Vec<Reason>,
     /// The permit, only if its signature verified and its claims are well formed.
-    pub permit: Option<VerifiedPermit>,
+    pub permit: Option<AuthenticPermit>,
     /// Where the trust came from.
     pub provenance: Provenance,
 }
@@ -423,7 +473,7 @@ pub struct Outcome {
 impl Outcome {
     fn finish(
         mut reasons: Vec<Reason>,
-        permit: Option<VerifiedPermit>,
+        permit: Option<AuthenticPermit>,
         provenance: Provenance,
     ) -> Outcome {
         reasons.sort_by_key(|r| std::cmp::Reverse(r.code.severity()));
@@ -574,7 +624,7 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
             },
         ));
     }
-    let permit = VerifiedPermit {
+    let permit = AuthenticPermit {
         claims,
         key_id: kid,
     };
@@ -602,34 +652,30 @@ fn time_of_device(ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
 fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     let kid = key.key.id();
     let iat = DateTime::<Utc>::from_timestamp(c.issued_at, 0).unwrap_or_default();
-    if !key.may(Usage::Permit) {
-        reasons.push(Reason::new(
-            Code::KeyNotAuthorised,
-            format!("key {kid} may not sign permits"),
-        ));
-    }
-    if iat < key.signing_from || iat > key.signing_until {
-        reasons.push(Reason::new(
-            Code::KeyNotValidAtIssuance,
-            format!(
-                "issued at {} outside key {kid}'s signing window {} – {}",
-                rfc(iat),
-                rfc(key.signing_from),
-                rfc(key.signing_until)
+    for error in key.use_errors(Usage::Permit, iat) {
+        reasons.push(match error {
+            KeyUseError::NotAllowed { .. } => Reason::new(
+                Code::KeyNotAuthorised,
+                format!("key {kid} may not sign permits"),
             ),
-        ));
-    }
-    if let Some(since) = key.compromised_since
-        && iat >= since
-    {
-        reasons.push(Reason::new(
-            Code::KeyCompromised,
-            format!(
-                "issued at {} after key {kid} was reported compromised ({})",
-                rfc(iat),
-                rfc(since)
+            KeyUseError::OutsideSigningWindow { from, until, at } => Reason::new(
+                Code::KeyNotValidAtIssuance,
+                format!(
+                    "issued at {} outside key {kid}'s signing window {} – {}",
+                    rfc(at),
+                    rfc(from),
+                    rfc(until)
+                ),
             ),
-        ));
+            KeyUseError::Compromised { since } => Reason::new(
+                Code::KeyCompromised,
+                format!(
+                    "issued at {} after key {kid} was reported compromised ({})",
+                    rfc(iat),
+                    rfc(since)
+                ),
+            ),
+        });
     }
     if let Some(until) = key.verify_until
         && ctx.at > until

@@ -1,0 +1,174 @@
+//! Checking inputs: every code of an image or a scanned text verified, then one decision for
+//! the input (the one permit code, or why there is none), as a [`Report`].
+
+use permit_shared::credential::{self, Kind};
+use permit_shared::reason::Code;
+
+use crate::report::{CodeReport, Report};
+use crate::scan::{self, ScanLimits};
+use crate::verify::{self, Context, Provenance, Reason, Verdict};
+
+/// Exit code for a verdict: 0 valid, 1 invalid, 3 indeterminate (2 is for usage and input
+/// errors).
+pub fn exit_code(verdict: Verdict, input_error: bool) -> u8 {
+    if input_error {
+        return 2;
+    }
+    match verdict {
+        Verdict::Valid => 0,
+        Verdict::Invalid => 1,
+        Verdict::Indeterminate => 3,
+    }
+}
+
+/// What to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Scanner text.
+    Text(&'a str),
+    /// Image file bytes.
+    Image(&'a [u8]),
+}
+
+fn kind_of(text: &str) -> (&'static str, Option<&'static str>) {
+    let n = crate::normalise::normalise(text);
+    match credential::classify(&n.text) {
+        Kind::Permit { .. } | Kind::BadPrefix => ("permit", None),
+        Kind::Foreign(f) => ("foreign", Some(f.name())),
+        Kind::Other => ("other", None),
+    }
+}
+
+/// Reads an input, verifies every code in it, and decides.
+pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimits) -> Report {
+    let texts: Vec<String> = match input {
+        Input::Text(t) => vec![t.to_owned()],
+        Input::Image(bytes) => match scan::scan_image_bytes(bytes, limits) {
+            Ok(codes) => codes.into_iter().map(|c| c.text).collect(),
+            Err(e) => {
+                let code = Code::parse(e.code()).unwrap_or(Code::ImageUnreadable);
+                return input_error(name, Reason::new(code, e.to_string()), ctx);
+            }
+        },
+    };
+    let codes: Vec<CodeReport> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let (kind, format) = kind_of(t);
+            CodeReport {
+                index,
+                kind,
+                format,
+                text_length: t.len(),
+                outcome: verify::verify_text(t, ctx),
+            }
+        })
+        .collect();
+    decide(name, codes)
+}
+
+fn decide(name: &str, codes: Vec<CodeReport>) -> Report {
+    let permits: Vec<usize> = codes
+        .iter()
+        .filter(|c| c.kind == "permit")
+        .map(|c| c.index)
+        .collect();
+    let chosen = match (codes.len(), permits.as_slice()) {
+        (1, _) => Some(0),
+        (_, [one]) => Some(*one),
+        _ => None,
+    };
+    if let Some(i) = chosen {
+        let o = &codes[i].outcome;
+        let mut reasons = o.reasons.clone();
+        if codes.len() > 1 {
+            reasons.push(Reason::new(
+                Code::OtherCodesPresent,
+                format!(
+                    "{} other QR code(s) in the image are not permits and were not used",
+                    codes.len() - 1
+                ),
+            ));
+        }
+        return Report {
+            input: name.to_owned(),
+            verdict: o.verdict,
+            reasons,
+            chosen: Some(i),
+            provenance: o.provenance.clone(),
+            codes,
+            input_error: false,
+        };
+    }
+    let mut reasons = Vec::new();
+    if permits.len() > 1 {
+        reasons.push(Reason::new(
+            Code::MultipleCodes,
+            format!(
+                "{} permit codes in one image (codes {}); scan the holder's code alone",
+                permits.len(),
+                permits
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    } else {
+        // Several codes, none of them a permit: report each code's reasons once.
+        for c in &codes {
+            for r in &c.outcome.reasons {
+                if !reasons.iter().any(|x: &Reason| x.code == r.code) {
+                    reasons.push(r.clone());
+                }
+            }
+        }
+    }
+    let provenance = codes[0].outcome.provenance.clone();
+    Report {
+        input: name.to_owned(),
+        verdict: if permits.len() > 1 {
+            Verdict::Indeterminate
+        } else {
+            Verdict::from_reasons(&reasons)
+        },
+        reasons,
+        chosen: None,
+        provenance: Provenance {
+            key_id: None,
+            issuer: None,
+            ..provenance
+        },
+        codes,
+        input_error: false,
+    }
+}
+
+/// The report for an input file that could not even be read (missing, too large).
+pub fn unreadable(name: &str, message: &str, ctx: &Context<'_>) -> Report {
+    input_error(
+        name,
+        Reason::new(Code::ImageUnreadable, message.to_owned()),
+        ctx,
+    )
+}
+
+/// The report for an input that gave no code to verify: indeterminate, exit code 2, with the
+/// provenance of the context (no key, no issuer).
+fn input_error(name: &str, reason: Reason, ctx: &Context<'_>) -> Report {
+    let outcome = verify::verify_text("", ctx);
+    Report {
+        input: name.to_owned(),
+        verdict: Verdict::Indeterminate,
+        reasons: vec![reason],
+        chosen: None,
+        provenance: Provenance {
+            key_id: None,
+            issuer: None,
+            ..outcome.provenance
+        },
+        codes: Vec::new(),
+        input_error: true,
+    }
+}
