@@ -374,6 +374,9 @@ pub trait Tx {
     /// Records that batch job `job` saw row key `row_key` at input line `line`, unless it saw
     /// it before; returns the line it was first seen at.
     fn claim_row(&mut self, job: &str, row_key: &str, line: u64) -> Result<u64, LedgerError>;
+    /// Forgets every row key batch job `job` saw (a run reads its whole input again, so
+    /// duplicates are found within one run); returns how many were forgotten.
+    fn forget_row_claims(&mut self, job: &str) -> Result<u64, LedgerError>;
 }
 
 /// A ledger that runs closures in transactions.
