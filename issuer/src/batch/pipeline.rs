@@ -217,7 +217,6 @@ fn drive<L: Ledger>(
         let mut row_index = pipe.row_index;
         let chunk = ledger.transaction(|tx| plan_chunk(tx, rows, opts, dir, &mut row_index))?;
         pipe.row_index = row_index;
-        summary.rows += chunk.items.len() as u64;
         pipe.send(chunk, opts)?;
     }
     while pipe.in_flight > 0 {
@@ -240,7 +239,6 @@ fn drive<L: Ledger>(
         })?;
         pipe.row_index = row_index;
         if let Some(p) = planned {
-            summary.rows += p.items.len() as u64;
             pipe.send(p, opts)?;
         }
         finish_chunk(chunk, rendered, taken_over, opts, dir, summary)?;
@@ -305,15 +303,17 @@ fn finish_chunk(
         .flatten()
         .filter(|r| r.signed.is_none() && !r.files.is_empty())
         .count() as u64;
+    summary.rows += chunk.items.len() as u64;
     let mut manifest = Vec::new();
     let mut errors = Vec::new();
+    // A permit is listed once: the manifest's serials are the watermark, not input lines (rows
+    // move when the office deletes rows above them).
+    let listed = &mut dir.manifest.listed;
     for (i, (item, r)) in chunk.items.into_iter().zip(rendered).enumerate() {
         match item.plan {
             Plan::Reject(e) => {
                 summary.rejected += 1;
-                if item.line > dir.errors.mark {
-                    errors.push(e);
-                }
+                errors.push(e);
             }
             Plan::Complete => summary.already_done += 1,
             Plan::Sign { plan, resumed } => {
@@ -330,7 +330,7 @@ fn finish_chunk(
                     Some((v, k, _)) => (v, k),
                     None => (1, opts.signer.key_id().to_string()),
                 };
-                if item.list {
+                if listed.insert(plan.serial) {
                     manifest.push(manifest_line(
                         &item.reference,
                         item.key,
@@ -347,7 +347,7 @@ fn finish_chunk(
             Plan::Done(d) => {
                 summary.already_done += 1;
                 summary.images_checked += u64::from(item.image_check && d.render_files);
-                if item.list {
+                if listed.insert(d.serial) {
                     manifest.push(manifest_line(
                         &item.reference,
                         item.key,
@@ -363,10 +363,11 @@ fn finish_chunk(
             }
         }
     }
-    dir.errors.append(&errors, |l| l.line)?;
+    dir.errors.append(&errors)?;
     summary.error_lines += errors.len() as u64;
-    dir.manifest.append(&manifest, |l| l.line)?;
+    dir.manifest.file.append(&manifest)?;
     summary.manifest_lines += manifest.len() as u64;
+    summary.manifest_total = dir.manifest.listed.len() as u64;
     Ok(())
 }
 

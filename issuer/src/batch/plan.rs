@@ -51,7 +51,7 @@ pub(super) enum Plan {
     Reject(ErrorLine),
     /// Sign, render, commit (new, or a pending intent resumed).
     Sign { plan: IssuePlan, resumed: bool },
-    /// Committed before: make sure the file exists and the manifest lists it.
+    /// Committed before: make sure the files exist and the manifest lists it.
     Done(DoneRow),
     /// Committed before, listed and its files present: nothing to do.
     Complete,
@@ -85,8 +85,6 @@ pub(super) struct Item {
     pub(super) plan: Plan,
     /// Decode the image again.
     pub(super) image_check: bool,
-    /// Append a manifest line (line above the watermark).
-    pub(super) list: bool,
 }
 
 /// A planned chunk, as the render worker and the commit take it.
@@ -146,7 +144,6 @@ fn plan_row(
         application: String::new(),
         plan: Plan::Complete,
         image_check: false,
-        list: line > dir.manifest.mark,
     };
     let reject = |item: Item, e: ErrorLine| Item {
         plan: Plan::Reject(e),
@@ -376,7 +373,7 @@ fn done_row(
     let files_present = file_names(serial, opts.outputs)
         .iter()
         .all(|n| dir.dir.join(n).exists());
-    if files_present && !item.list {
+    if files_present && dir.manifest.listed.contains(&serial) {
         item.plan = Plan::Complete;
         return Ok(item);
     }
