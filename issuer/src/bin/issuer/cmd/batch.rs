@@ -156,8 +156,8 @@ fn build_render_pool(threads: Option<usize>) -> Result<()> {
         .map_err(|e| Failure::usage(format!("--threads: {e}")))
 }
 
-/// Ctrl-C and SIGTERM. The first sets `stop`: the job stops after the chunk in progress
-/// commits, and says so at once. The second ends the process at once, which is safe (the job's
+/// Ctrl-C and SIGTERM. The first sets `stop`: the job stops once the chunks in progress
+/// commit, and says so at once. The second ends the process at once, which is safe (the job's
 /// crash safety: the same command resumes it), and says so.
 fn watch_signals(stop: Arc<AtomicBool>, bar: Option<indicatif::ProgressBar>) -> Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])
