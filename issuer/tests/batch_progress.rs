@@ -34,7 +34,7 @@ fn progress_counts_committed_rows_of_the_input() {
     let now = Utc::now();
     let settings = Settings::default();
     let signer = demo::signer(Usage::Permit, now).unwrap();
-    let stop = AtomicBool::new(false);
+    let (stop, abort) = (AtomicBool::new(false), AtomicBool::new(false));
     let clock = move || now;
     let opts = BatchOptions {
         out_dir: &tmp.path().join("out"),
@@ -54,6 +54,7 @@ fn progress_counts_committed_rows_of_the_input() {
         image_check_every: 0,
         clock: &clock,
         stop: &stop,
+        abort: &abort,
     };
     let mut ledger = SqliteLedger::open(&tmp.path().join("ledger.db")).unwrap();
     let mut reader = InputReader::new(

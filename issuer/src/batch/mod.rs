@@ -72,6 +72,16 @@
 //! A row already issued by another job or by `issuer issue` is counted as done, and its file
 //! and manifest line are written into this job's directory.
 //!
+//! # Stopping on request
+//!
+//! [`BatchOptions::stop`] stops reading: the chunks already planned (at most three) are rendered
+//! and committed, and [`run`] returns with [`Summary::interrupted`]. [`BatchOptions::abort`]
+//! stops at once: planning, rendering and committing give up at the next row or chunk, the
+//! chunks in progress are not committed (their intents stay pending for the next run), and the
+//! files written for them are removed before [`run`] returns, so the directory holds the files
+//! of committed permits only, as after a finished run. Ending the process instead (`kill -9`)
+//! is safe as well; the files of pending intents are then removed by the next start.
+//!
 //! # Re-runs over a changed input
 //!
 //! An output directory belongs to one input file and format (`job.json`; another one is a
@@ -109,7 +119,7 @@ mod worker;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -225,6 +235,17 @@ impl From<LifecycleError> for BatchError {
     }
 }
 
+/// Err when the job is asked to stop at once (`opts.abort`): the work in progress is dropped.
+fn check_abort(opts: &BatchOptions<'_>) -> Result<(), BatchError> {
+    if opts.abort.load(Ordering::Relaxed) {
+        return Err(BatchError::Io {
+            path: opts.out_dir.to_owned(),
+            source: io::Error::new(io::ErrorKind::Interrupted, "stopped at once on request"),
+        });
+    }
+    Ok(())
+}
+
 fn io_err(path: &Path) -> impl Fn(io::Error) -> BatchError + '_ {
     move |source| BatchError::Io {
         path: path.to_owned(),
@@ -281,8 +302,12 @@ pub struct BatchOptions<'a> {
     pub image_check_every: u64,
     /// The clock, read once per chunk.
     pub clock: &'a (dyn Fn() -> DateTime<Utc> + Sync),
-    /// Set (e.g. by a signal handler) to stop after the chunk in progress commits.
+    /// Set (e.g. by a signal handler) to stop after the chunks in progress commit.
     pub stop: &'a AtomicBool,
+    /// Set (e.g. by a second signal) to stop at once: the chunks in progress are not committed
+    /// (their intents stay pending, for the next run) and the files written for them are
+    /// removed before [`run`] returns.
+    pub abort: &'a AtomicBool,
 }
 
 impl BatchOptions<'_> {
@@ -330,6 +355,8 @@ pub struct Summary {
     pub texts_checked: u64,
     /// True when the job stopped early on request.
     pub interrupted: bool,
+    /// True when it stopped at once (`abort`): the chunks in progress were not committed.
+    pub aborted: bool,
 }
 
 /// Runs a batch job to the end of the input (or until `opts.stop` is set).
@@ -363,6 +390,17 @@ pub fn run<L: Ledger>(
         ..Summary::default()
     };
     progress(&summary);
-    pipeline::run(ledger, input, opts, &mut dir, &mut summary, progress)?;
+    let result = pipeline::run(ledger, input, opts, &mut dir, &mut summary, progress);
+    if opts.abort.load(Ordering::SeqCst) {
+        // Stopped at once: the threads are gone, what was in progress is not committed, and
+        // the files written for it are removed now (as the next start would), so the directory
+        // holds the files of committed permits only.
+        let pending = ledger.transaction(|tx| tx.pending_intent_serials())?;
+        dir.remove_permit_files(pending, opts.outputs)?;
+        summary.interrupted = true;
+        summary.aborted = true;
+        return Ok(summary);
+    }
+    result?;
     Ok(summary)
 }

@@ -26,7 +26,7 @@ use super::input::InputReader;
 use super::job_dir::{JobDir, ManifestLine, file_names, sync_files};
 use super::plan::{Chunk, Plan, ReadChunk, check_row, plan_chunk};
 use super::worker::{Rendered, render_chunk, write_files_now};
-use super::{BatchError, BatchOptions, Summary, with_line};
+use super::{BatchError, BatchOptions, Summary, check_abort, with_line};
 
 /// Chunks planned and not yet committed: the ledger thread commits chunk N (and plans chunk
 /// N + 3 in the same transaction) while the sync thread flushes chunk N + 1 and the cores render
@@ -156,7 +156,7 @@ impl Pipe {
         if self.input_done {
             return Ok(None);
         }
-        if opts.stop.load(Ordering::SeqCst) {
+        if opts.stop.load(Ordering::SeqCst) || opts.abort.load(Ordering::SeqCst) {
             summary.interrupted = true;
             self.input_done = true;
             return Ok(None);
@@ -226,6 +226,7 @@ fn drive<L: Ledger>(
             .map_err(|_| worker_stopped(opts.out_dir))?;
         pipe.in_flight -= 1;
         let rendered = rendered?;
+        check_abort(opts)?;
         let next = pipe.next_rows(opts, summary)?;
         let now = (opts.clock)();
         let mut row_index = pipe.row_index;

@@ -15,7 +15,7 @@ use crate::settings::Channel;
 
 use super::input::InputRow;
 use super::job_dir::{ErrorLine, JobDir, Problem, file_names};
-use super::{BatchError, BatchOptions, with_line};
+use super::{BatchError, BatchOptions, check_abort, with_line};
 
 /// A row read and checked before it reaches the ledger thread: validation and the content hash
 /// need no ledger, so they run on all cores.
@@ -109,6 +109,7 @@ pub(super) fn plan_chunk(
     let mut items = Vec::with_capacity(rows.rows.len());
     let mut idx = *row_index;
     for row in &rows.rows {
+        check_abort(opts)?;
         idx += 1;
         let mut item = plan_row(tx, &office, row, opts, dir)?;
         if matches!(item.plan, Plan::Sign { .. } | Plan::Done(_)) {

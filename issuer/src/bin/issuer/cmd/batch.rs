@@ -156,10 +156,15 @@ fn build_render_pool(threads: Option<usize>) -> Result<()> {
         .map_err(|e| Failure::usage(format!("--threads: {e}")))
 }
 
-/// Ctrl-C and SIGTERM. The first sets `stop`: the job stops once the chunks in progress
-/// commit, and says so at once. The second ends the process at once, which is safe (the job's
-/// crash safety: the same command resumes it), and says so.
-fn watch_signals(stop: Arc<AtomicBool>, bar: Option<indicatif::ProgressBar>) -> Result<()> {
+/// Ctrl-C and SIGTERM, each answered at once on stderr. The first sets `stop`: the job stops
+/// once the chunks in progress commit. The second sets `abort`: it stops at once, drops what is
+/// in progress and removes the files written for it. A third ends the process (as `kill -9`
+/// would, which the job's crash safety makes safe too).
+fn watch_signals(
+    stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|e| Failure::io("installing the signal handlers", &e))?;
     std::thread::spawn(move || {
@@ -168,18 +173,25 @@ fn watch_signals(stop: Arc<AtomicBool>, bar: Option<indicatif::ProgressBar>) -> 
             None => eprintln!("{m}"),
         };
         for (n, _) in signals.forever().enumerate() {
-            if n == 0 {
-                stop.store(true, Ordering::SeqCst);
-                say(
-                    "batch: stopping after the chunks in progress commit… (again to stop at once: also safe, \
-                     the same command resumes the job)",
-                );
-            } else {
-                say(
-                    "batch: stopping now, without waiting for the chunk in progress; the job is safe \
-                     to resume: run the same command again",
-                );
-                signal_hook::low_level::exit(130);
+            match n {
+                0 => {
+                    stop.store(true, Ordering::SeqCst);
+                    say(
+                        "batch: stopping after the chunks in progress commit… (again to stop at \
+                         once, also safe: the same command resumes the job)",
+                    );
+                }
+                1 => {
+                    abort.store(true, Ordering::SeqCst);
+                    say(
+                        "batch: stopping now: the chunks in progress are dropped, not committed, \
+                         and their files removed; safe to resume: run the same command again",
+                    );
+                }
+                _ => {
+                    say("batch: exiting at once; safe to resume: run the same command again");
+                    signal_hook::low_level::exit(130);
+                }
             }
         }
     });
@@ -202,7 +214,8 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     let actor = context::actor(cli);
     let mut progress = Progress::new(a.quiet);
     let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&stop), progress.bar.clone())?;
+    let abort = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&stop), Arc::clone(&abort), progress.bar.clone())?;
     let clock = move || fixed_now.unwrap_or_else(Utc::now);
     let opts = BatchOptions {
         out_dir: &a.out,
@@ -225,6 +238,7 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
         image_check_every: a.image_check_every,
         clock: &clock,
         stop: &stop,
+        abort: &abort,
     };
     let started = Instant::now();
     let result = batch::run(&mut ledger, &mut input, &opts, &mut |s| progress.update(s));
@@ -315,8 +329,14 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     }
     if summary.interrupted {
         eprintln!(
-            "batch: stopped on request after {} of {} rows (every chunk begun was committed)",
-            summary.rows, summary.input_rows
+            "batch: stopped on request after {} of {} rows ({})",
+            summary.rows,
+            summary.input_rows,
+            if summary.aborted {
+                "at once: the chunks in progress were dropped"
+            } else {
+                "every chunk begun was committed"
+            }
         );
         eprintln!("hint: run the same command again to finish the job");
         return Ok(ExitCode::from(130));
