@@ -107,7 +107,7 @@ fn with_bad_rows_jsonl() {
         assert!(out_dir.join(m["file"].as_str().unwrap()).exists());
     }
 
-    // Again: nothing new, the same files.
+    // Again: nothing new, the same files; errors.jsonl lists this run's rejected rows again.
     let out = issuer(&db, &args);
     assert_eq!(out.status.code(), Some(1));
     let s = summary(&out);
@@ -119,7 +119,7 @@ fn with_bad_rows_jsonl() {
             s["manifest_lines"].as_u64(),
             s["error_lines"].as_u64()
         ),
-        (Some(0), Some(975), Some(25), Some(0), Some(0))
+        (Some(0), Some(975), Some(25), Some(0), Some(25))
     );
     assert_eq!(lines(&out_dir.join("manifest.jsonl")).len(), 975);
     assert_eq!(lines(&out_dir.join("errors.jsonl")).len(), 25);

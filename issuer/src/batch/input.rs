@@ -6,6 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use permit_shared::applicant::{FieldError, MAX_RECORD_BYTES, RawApplicant};
 
@@ -104,15 +105,7 @@ impl InputReader {
                 buf: Vec::with_capacity(4096),
             },
             InputFormat::Csv => {
-                // Records end at `\n` only (a `\r` before it is cut from the last cell): with
-                // the default CR/LF/CRLF terminator the reader reports a CRLF file's records one
-                // line early.
-                let mut r = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(true)
-                    .terminator(csv::Terminator::Any(b'\n'))
-                    .buffer_capacity(256 * 1024)
-                    .from_reader(source);
+                let mut r = csv_reader(source);
                 let header = r
                     .byte_headers()
                     .map_err(|e| BatchError::Input {
@@ -247,6 +240,106 @@ impl InputReader {
     }
 }
 
+/// The CSV reader of an input. Records end at `\n` only (a `\r` before it is cut from the last
+/// cell): with the default CR/LF/CRLF terminator the reader reports a CRLF file's records one
+/// line early.
+fn csv_reader<R: Read>(source: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(256 * 1024)
+        .from_reader(source)
+}
+
+/// What identifies an input's content: its SHA-256 and its number of rows (as
+/// [`InputReader`] reads them: blank JSONL lines and the CSV header are not rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// Rows.
+    pub rows: u64,
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads `source` (the input named `path`) once: its hash and its rows, without parsing them.
+///
+/// # Errors
+///
+/// [`BatchError::Io`] when reading fails, [`BatchError::Input`] for a CSV that cannot be split
+/// into records.
+pub fn fingerprint(
+    source: impl Read,
+    format: InputFormat,
+    path: &Path,
+) -> Result<Fingerprint, BatchError> {
+    let mut r = Hashing {
+        inner: source,
+        hash: Sha256::new(),
+    };
+    let rows = match format {
+        InputFormat::Jsonl => {
+            let mut rows = 0u64;
+            // Whether the line so far has a byte other than white space.
+            let mut filled = false;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_err(path)(e)),
+                };
+                for b in &buf[..n] {
+                    if *b == b'\n' {
+                        rows += u64::from(filled);
+                        filled = false;
+                    } else if !b.is_ascii_whitespace() {
+                        filled = true;
+                    }
+                }
+            }
+            rows + u64::from(filled)
+        }
+        InputFormat::Csv => {
+            let mut c = csv_reader(&mut r);
+            let mut rec = csv::ByteRecord::new();
+            let mut rows = 0u64;
+            while c
+                .read_byte_record(&mut rec)
+                .map_err(|e| BatchError::Input {
+                    path: path.to_owned(),
+                    detail: format!("CSV: {e}"),
+                })?
+            {
+                rows += 1;
+            }
+            rows
+        }
+    };
+    let sha256 = r
+        .hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Fingerprint { sha256, rows })
+}
+
 /// Reads one line (with its `\n`) into `buf`, keeping at most `cap` bytes and skipping the
 /// rest. Returns the bytes consumed and whether the line was longer than `cap`.
 fn read_line_capped(
@@ -367,5 +460,21 @@ mod tests {
         let c = r.next_row().unwrap().unwrap();
         assert_eq!((c.line, c.reference.as_deref()), (5, Some("C")));
         assert!(r.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn fingerprint_counts_rows_as_the_reader_reads_them() {
+        let fp = |text: &str, format| fingerprint(text.as_bytes(), format, Path::new("t")).unwrap();
+        let jsonl = "{\"ref\":\"A\"}\n\n  \r\n{\"ref\":\"B\"}\nnot json";
+        assert_eq!(fp(jsonl, InputFormat::Jsonl).rows, 3);
+        assert_eq!(fp("", InputFormat::Jsonl).rows, 0);
+        let csv = "ref,name\r\nA,\"two\r\nlines\"\r\nB,x\r\n";
+        assert_eq!(fp(csv, InputFormat::Csv).rows, 2);
+        assert_eq!(fp("ref,name\n", InputFormat::Csv).rows, 0);
+        assert_eq!(
+            fp("", InputFormat::Jsonl).sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_ne!(fp("a\n", InputFormat::Jsonl), fp("b\n", InputFormat::Jsonl));
     }
 }

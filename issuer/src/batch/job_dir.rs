@@ -1,9 +1,11 @@
-//! The output directory of a job: `job.json` (which input it belongs to), the lock file, the two
-//! line files `manifest.jsonl` and `errors.jsonl` (their records, appends and watermarks), the
-//! file names of a permit, temporary files, and the directory and file-system syncs.
+//! The output directory of a job: `job.json` (which input it belongs to, and the input's hash and
+//! rows at the latest run), the lock file, the two line files `manifest.jsonl` (its records, the
+//! serials it lists) and `errors.jsonl` (emptied when a run starts), the file names of a permit,
+//! temporary files, and the directory and file-system syncs.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek as _, SeekFrom, Write as _};
+use std::io::{self, BufRead as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -11,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifecycle;
 
-use super::input::InputFormat;
+use super::input::{InputFormat, fingerprint};
 use super::{
     BatchError, BatchOptions, ERRORS, JOB_FILE, LOCK_FILE, MANIFEST, Outputs, TMP_SUFFIX, io_err,
 };
@@ -28,12 +30,25 @@ pub struct JobFile {
     pub format: InputFormat,
     /// When the job was first started (RFC 3339).
     pub started_at: String,
+    /// SHA-256 of the input (hex) when the latest run started; absent in a `job.json` written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_sha256: Option<String>,
+    /// Rows in the input when the latest run started.
+    #[serde(default)]
+    pub input_rows: u64,
+    /// Runs started, the latest included.
+    #[serde(default)]
+    pub runs: u64,
 }
 
-/// One line of `manifest.jsonl`: an issued (or previously issued) permit and its file.
+/// One line of `manifest.jsonl`: a permit of the job (issued by it, or issued before for one of
+/// its rows) and its file. Each permit is listed once, when its row is first done; the line stays
+/// when the input changes later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestLine {
-    /// Input line.
+    /// The row's input line when the permit was listed (rows move when rows above them are
+    /// deleted: `key` names the row).
     pub line: u64,
     /// The row's `ref`, if it has one.
     #[serde(rename = "ref")]
@@ -59,7 +74,7 @@ pub struct ManifestLine {
     pub ecc: String,
 }
 
-/// One line of `errors.jsonl`: a rejected input row.
+/// One line of `errors.jsonl`: an input row the latest run rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorLine {
     /// Input line (CSV: the header is line 1).
@@ -131,47 +146,93 @@ impl ErrorLine {
     }
 }
 
-/// The output directory of a job: lock, job file, the two line files with their watermarks.
+/// The output directory of a job: lock, job file, the two line files.
 pub(super) struct JobDir {
     /// The directory.
     pub(super) dir: PathBuf,
     /// The job id, recorded with every intent.
     pub(super) job: String,
+    /// The input's content changed since the job's previous run started.
+    pub(super) input_changed: bool,
+    /// The input's rows.
+    pub(super) input_rows: u64,
     /// `manifest.jsonl`.
-    pub(super) manifest: LineFile,
-    /// `errors.jsonl`.
+    pub(super) manifest: Manifest,
+    /// `errors.jsonl`, emptied when the run starts.
     pub(super) errors: LineFile,
     lock: PathBuf,
 }
 
-/// A line file (`manifest.jsonl` or `errors.jsonl`) open for appending, with its watermark.
+/// A line file (`manifest.jsonl` or `errors.jsonl`) open for appending.
 pub(super) struct LineFile {
     file: File,
     path: PathBuf,
-    /// The `line` field of its last complete line (0 when empty): input lines at or below it are
-    /// listed already.
-    pub(super) mark: u64,
 }
 
 impl LineFile {
-    /// Opens `path` as [`open_line_file`] does.
-    fn open(path: PathBuf) -> Result<LineFile, BatchError> {
-        let (file, mark) = open_line_file(&path)?;
-        Ok(LineFile { file, path, mark })
+    /// Appends `lines` (one write and one fsync).
+    pub(super) fn append<T: Serialize>(&mut self, lines: &[T]) -> Result<(), BatchError> {
+        append_lines(&mut self.file, &self.path, lines)
     }
+}
 
-    /// Appends `lines` (one write and one fsync) and moves the watermark to the input line of
-    /// the last one, which `line_of` reads.
-    pub(super) fn append<T: Serialize>(
-        &mut self,
-        lines: &[T],
-        line_of: impl Fn(&T) -> u64,
-    ) -> Result<(), BatchError> {
-        append_lines(&mut self.file, &self.path, lines)?;
-        if let Some(l) = lines.last() {
-            self.mark = line_of(l);
+/// `manifest.jsonl` and the serials it lists.
+pub(super) struct Manifest {
+    /// The file.
+    pub(super) file: LineFile,
+    /// The serials of its lines.
+    pub(super) listed: HashSet<u64>,
+}
+
+impl Manifest {
+    /// Opens `path` for appending, cuts a torn last line and reads the serials listed.
+    fn open(path: PathBuf) -> Result<Manifest, BatchError> {
+        #[derive(Deserialize)]
+        struct SerialOnly {
+            serial: String,
         }
-        Ok(())
+        let e = io_err(&path);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(&e)?;
+        let mut listed = HashSet::new();
+        // The end of the last complete line.
+        let mut complete = 0u64;
+        let mut r = io::BufReader::with_capacity(256 * 1024, &f);
+        let mut line = Vec::with_capacity(512);
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            let n = r.read_until(b'\n', &mut line).map_err(&e)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            number += 1;
+            complete += n as u64;
+            let serial = serde_json::from_slice::<SerialOnly>(&line)
+                .ok()
+                .and_then(|l| l.serial.parse::<u64>().ok())
+                .ok_or_else(|| BatchError::Input {
+                    path: path.clone(),
+                    detail: format!("line {number} is not a manifest line"),
+                })?;
+            listed.insert(serial);
+        }
+        drop(r);
+        if f.metadata().map_err(&e)?.len() > complete {
+            // A torn last line: the write of a crashed run.
+            f.set_len(complete).map_err(&e)?;
+            f.sync_data().map_err(&e)?;
+        }
+        f.seek(SeekFrom::End(0)).map_err(&e)?;
+        drop(e);
+        Ok(Manifest {
+            file: LineFile { file: f, path },
+            listed,
+        })
     }
 }
 
@@ -230,79 +291,37 @@ fn take_lock(dir: &Path) -> Result<PathBuf, BatchError> {
     })
 }
 
-/// Opens a line file for appending, cuts a torn last line, and returns the `line` field of the
-/// last complete line (0 when empty).
-fn open_line_file(path: &Path) -> Result<(File, u64), BatchError> {
-    #[derive(Deserialize)]
-    struct LineOnly {
-        line: u64,
-    }
-    let e = io_err(path);
-    let mut f = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(&e)?;
-    let len = f.metadata().map_err(&e)?.len();
-    if len == 0 {
-        return Ok((f, 0));
-    }
-    // Read backwards until the tail holds one complete line before the end.
-    let mut tail_len = 64 * 1024u64;
-    loop {
-        let start = len.saturating_sub(tail_len);
-        f.seek(SeekFrom::Start(start)).map_err(&e)?;
-        let mut tail = Vec::new();
-        (&f).take(len - start).read_to_end(&mut tail).map_err(&e)?;
-        let keep = tail.iter().rposition(|b| *b == b'\n').map(|i| i + 1);
-        let Some(keep) = keep else {
-            if start == 0 {
-                // Not one complete line: the whole file is a torn line.
-                f.set_len(0).map_err(&e)?;
-                return Ok((f, 0));
-            }
-            tail_len *= 4;
-            continue;
-        };
-        let cut = start + keep as u64;
-        if cut < len {
-            f.set_len(cut).map_err(&e)?;
-            f.sync_data().map_err(&e)?;
-        }
-        let complete = &tail[..keep - 1];
-        let last = match complete.iter().rposition(|b| *b == b'\n') {
-            Some(i) => &complete[i + 1..],
-            None if start == 0 => complete,
-            None => {
-                tail_len *= 4;
-                continue;
-            }
-        };
-        let mark = serde_json::from_slice::<LineOnly>(last)
-            .map_err(|err| BatchError::Input {
-                path: path.to_owned(),
-                detail: format!("last line is not a batch record: {err}"),
-            })?
-            .line;
-        return Ok((f, mark));
-    }
-}
-
 impl JobDir {
     /// Opens (and creates) the output directory of the job over `opts.input`: takes the lock,
-    /// reads or writes `job.json`, removes temporary files, opens the line files and cuts a torn
-    /// last line.
+    /// reads `job.json` (a job over another input file or format is refused) and records this
+    /// run in it (the input's hash and rows), removes temporary files, opens the manifest (a
+    /// torn last line is cut) and empties `errors.jsonl`.
     pub(super) fn open(opts: &BatchOptions<'_>, now: DateTime<Utc>) -> Result<JobDir, BatchError> {
         let dir = opts.out_dir.to_owned();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock = take_lock(&dir)?;
+        let opened = JobDir::open_locked(opts, now, dir, lock.clone());
+        if opened.is_err() {
+            let _ = fs::remove_file(&lock);
+        }
+        opened
+    }
+
+    /// [`JobDir::open`] once the lock is taken.
+    fn open_locked(
+        opts: &BatchOptions<'_>,
+        now: DateTime<Utc>,
+        dir: PathBuf,
+        lock: PathBuf,
+    ) -> Result<JobDir, BatchError> {
         let input = fs::canonicalize(opts.input)
             .unwrap_or_else(|_| opts.input.to_owned())
             .display()
             .to_string();
+        let source = File::open(opts.input).map_err(io_err(opts.input))?;
+        let fp = fingerprint(source, opts.format, opts.input)?;
         let job_path = dir.join(JOB_FILE);
-        let job = match fs::read(&job_path) {
+        let (job, input_changed) = match fs::read(&job_path) {
             Ok(bytes) => {
                 let j: JobFile =
                     serde_json::from_slice(&bytes).map_err(|err| BatchError::Input {
@@ -310,7 +329,6 @@ impl JobDir {
                         detail: err.to_string(),
                     })?;
                 if j.input != input || j.format != opts.format {
-                    let _ = fs::remove_file(&lock);
                     return Err(BatchError::JobMismatch {
                         dir,
                         job: j.job,
@@ -318,31 +336,41 @@ impl JobDir {
                         input: format!("{input} ({})", opts.format.as_str()),
                     });
                 }
-                j.job
+                let changed = j.input_sha256.as_ref().is_some_and(|h| *h != fp.sha256);
+                let run = JobFile {
+                    input_sha256: Some(fp.sha256),
+                    input_rows: fp.rows,
+                    runs: j.runs + 1,
+                    ..j
+                };
+                (run, changed)
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 let id = format!(
                     "J{:012}",
                     lifecycle::random_below(1_000_000_000_000).map_err(BatchError::from)?
                 );
-                let j = JobFile {
-                    job: id.clone(),
+                let first = JobFile {
+                    job: id,
                     input,
                     format: opts.format,
                     started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    input_sha256: Some(fp.sha256),
+                    input_rows: fp.rows,
+                    runs: 1,
                 };
-                let tmp = dir.join(format!("{JOB_FILE}{TMP_SUFFIX}"));
-                let bytes = serde_json::to_vec_pretty(&j).map_err(|err| BatchError::Io {
-                    path: job_path.clone(),
-                    source: io::Error::other(err),
-                })?;
-                write_synced(&tmp, &bytes)?;
-                fs::rename(&tmp, &job_path).map_err(io_err(&job_path))?;
-                sync_dir(&dir)?;
-                id
+                (first, false)
             }
             Err(err) => return Err(io_err(&job_path)(err)),
         };
+        let tmp = dir.join(format!("{JOB_FILE}{TMP_SUFFIX}"));
+        let bytes = serde_json::to_vec_pretty(&job).map_err(|err| BatchError::Io {
+            path: job_path.clone(),
+            source: io::Error::other(err),
+        })?;
+        write_synced(&tmp, &bytes)?;
+        fs::rename(&tmp, &job_path).map_err(io_err(&job_path))?;
+        sync_dir(&dir)?;
         // Files of rows that never committed.
         for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
             let entry = entry.map_err(io_err(&dir))?;
@@ -352,13 +380,24 @@ impl JobDir {
                 fs::remove_file(&p).map_err(io_err(&p))?;
             }
         }
-        let manifest = LineFile::open(dir.join(MANIFEST))?;
-        let errors = LineFile::open(dir.join(ERRORS))?;
+        let manifest = Manifest::open(dir.join(MANIFEST))?;
+        let errors_path = dir.join(ERRORS);
+        let errors = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&errors_path)
+            .and_then(|f| f.set_len(0).map(|()| f))
+            .map_err(io_err(&errors_path))?;
         Ok(JobDir {
             dir,
-            job,
+            job: job.job,
+            input_changed,
+            input_rows: fp.rows,
             manifest,
-            errors,
+            errors: LineFile {
+                file: errors,
+                path: errors_path,
+            },
             lock,
         })
     }
@@ -470,18 +509,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn torn_last_line_is_cut() {
+    fn torn_last_line_is_cut_and_serials_read() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.jsonl");
-        fs::write(&p, "{\"line\":2}\n{\"line\":7,\"x\":1}\n{\"line\":9,\"tor").unwrap();
-        let (_, mark) = open_line_file(&p).unwrap();
-        assert_eq!(mark, 7);
+        fs::write(
+            &p,
+            "{\"line\":2,\"serial\":\"000000000012\"}\n{\"line\":7,\"serial\":\"000000000034\"}\n{\"line\":9,\"tor",
+        )
+        .unwrap();
+        let m = Manifest::open(p.clone()).unwrap();
+        assert_eq!(m.listed, HashSet::from([12, 34]));
         assert_eq!(
             fs::read_to_string(&p).unwrap(),
-            "{\"line\":2}\n{\"line\":7,\"x\":1}\n"
+            "{\"line\":2,\"serial\":\"000000000012\"}\n{\"line\":7,\"serial\":\"000000000034\"}\n"
         );
         fs::write(&p, "{\"line\":3,\"tor").unwrap();
-        assert_eq!(open_line_file(&p).unwrap().1, 0);
+        assert!(Manifest::open(p.clone()).unwrap().listed.is_empty());
         assert_eq!(fs::read(&p).unwrap().len(), 0);
+        fs::write(&p, "{\"line\":3}\n").unwrap();
+        let err = Manifest::open(p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("line 1 is not a manifest line"), "{err}");
     }
 }

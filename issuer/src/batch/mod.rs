@@ -2,6 +2,8 @@
 //! permit, a manifest and an error list out. Streaming, parallel, resumable, idempotent.
 //!
 //! ```text
+//! job start         job.json (the input's SHA-256 and rows: one read of the input), the
+//!                   serials manifest.jsonl lists, errors.jsonl emptied, row claims forgotten
 //! reader thread     rows ─► chunk (1024 rows) ─► parse; validate + content hash on all cores
 //! ledger thread     one transaction per chunk:  commit chunk N  (lifecycle::commit_issue,
 //!                                                 intent `done`)
@@ -35,10 +37,16 @@
 //!   same serial), so after a finished run every file has its ledger row. A committed row whose
 //!   file is missing (deleted, or another output directory) is rendered again from the
 //!   credential stored in the ledger, under a temporary name renamed into place;
-//! * `manifest.jsonl` and `errors.jsonl` are written in input-line order, after the commit of
-//!   their chunk, so the line number of the last complete line of each is a watermark: rows at
-//!   or below it are listed already, rows above it are appended. A torn last line (a crash in
-//!   the middle of a write) is cut off.
+//! * `manifest.jsonl` lines are appended after the commit of their chunk, one per permit: the
+//!   serials it lists are the watermark (read when the job starts), so a committed permit it
+//!   does not list yet (a crash between a commit and its lines, or a row issued by another job)
+//!   is appended by the next run, and a permit is never listed twice. Input line numbers are no
+//!   watermark: they move when the office deletes rows. A torn last line (a crash in the middle
+//!   of a write) is cut off;
+//! * `errors.jsonl` lists the rows rejected by the latest run: it is emptied when a run starts
+//!   and its lines are appended, in input order, after the commit of their chunk. Every run reads
+//!   the whole input again and rejects what is still wrong, so a row fixed in place leaves it
+//!   (and is issued), and after a crash the next run writes it whole again.
 //!
 //! Against a crash of the process (`kill -9`) that is all: a completed `write` is in the
 //! kernel's page cache whatever happens to the process. Against a crash of the machine (power
@@ -64,6 +72,29 @@
 //! A row already issued by another job or by `issuer issue` is counted as done, and its file
 //! and manifest line are written into this job's directory.
 //!
+//! # Stopping on request
+//!
+//! [`BatchOptions::stop`] stops reading: the chunks already planned (at most three) are rendered
+//! and committed, and [`run`] returns with [`Summary::interrupted`]. [`BatchOptions::abort`]
+//! stops at once: planning, rendering and committing give up at the next row or chunk, the
+//! chunks in progress are not committed (their intents stay pending for the next run), and the
+//! files written for them are removed before [`run`] returns, so the directory holds the files
+//! of committed permits only, as after a finished run. Ending the process instead (`kill -9`)
+//! is safe as well; the files of pending intents are then removed by the next start.
+//!
+//! # Re-runs over a changed input
+//!
+//! An output directory belongs to one input file and format (`job.json`; another one is a
+//! `JobMismatch`). Its content may change between runs, as an office works: rejected rows
+//! fixed in place, bad rows deleted (the rows after them move up), rows added. Rows are known by
+//! their key, never by their line, so a changed input is simply the next run of the same job:
+//! rows done before are found done, fixed and added rows are issued, and rows still wrong are
+//! rejected again. Which rows a run has seen (for `DUPLICATE_ROW`) is forgotten when the next
+//! run starts. `job.json` records the SHA-256 and the rows of the input each run started with,
+//! and [`Summary::input_changed`] says when they differ from the previous run's. A row edited
+//! under its `ref` after its permit was issued is a `REFERENCE_CONFLICT` (its permit stays
+//! listed); a row deleted after its permit was issued keeps its permit, file and manifest line.
+//!
 //! # Self-check
 //!
 //! Every signed text is verified against the trust list as a verifier would. Decoding the
@@ -72,9 +103,10 @@
 //!
 //! # Modules
 //!
-//! * `input`: the streaming reader of JSONL and CSV rows ([`InputReader`]);
-//! * `job_dir`: the output directory: `job.json`, the lock, the two line files and their
-//!   watermarks, the permits' file names, `syncfs(2)`;
+//! * `input`: the streaming reader of JSONL and CSV rows ([`InputReader`]) and the input's
+//!   [`fingerprint`];
+//! * `job_dir`: the output directory: `job.json`, the lock, the two line files and the
+//!   manifest's serials, the permits' file names, `syncfs(2)`;
 //! * `plan`: planning rows into the ledger: idempotency keys, intents, duplicates, conflicts;
 //! * `worker`: the render worker: sign, self-check, render, write a chunk's files;
 //! * `pipeline`: the threads and the ledger thread's loop (plan, commit, manifest lines).
@@ -87,7 +119,7 @@ mod worker;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -98,7 +130,7 @@ use crate::lifecycle::LifecycleError;
 use crate::render::{self, Ecc, RenderOptions};
 use crate::settings::{Channel, Settings};
 
-pub use input::{InputFormat, InputReader, InputRow};
+pub use input::{Fingerprint, InputFormat, InputReader, InputRow, fingerprint};
 #[cfg(target_os = "linux")]
 pub use job_dir::sync_file_system;
 pub use job_dir::{ErrorLine, JobFile, ManifestLine, Problem};
@@ -203,6 +235,17 @@ impl From<LifecycleError> for BatchError {
     }
 }
 
+/// Err when the job is asked to stop at once (`opts.abort`): the work in progress is dropped.
+fn check_abort(opts: &BatchOptions<'_>) -> Result<(), BatchError> {
+    if opts.abort.load(Ordering::Relaxed) {
+        return Err(BatchError::Io {
+            path: opts.out_dir.to_owned(),
+            source: io::Error::new(io::ErrorKind::Interrupted, "stopped at once on request"),
+        });
+    }
+    Ok(())
+}
+
 fn io_err(path: &Path) -> impl Fn(io::Error) -> BatchError + '_ {
     move |source| BatchError::Io {
         path: path.to_owned(),
@@ -259,8 +302,12 @@ pub struct BatchOptions<'a> {
     pub image_check_every: u64,
     /// The clock, read once per chunk.
     pub clock: &'a (dyn Fn() -> DateTime<Utc> + Sync),
-    /// Set (e.g. by a signal handler) to stop after the chunk in progress commits.
+    /// Set (e.g. by a signal handler) to stop after the chunks in progress commit.
     pub stop: &'a AtomicBool,
+    /// Set (e.g. by a second signal) to stop at once: the chunks in progress are not committed
+    /// (their intents stay pending, for the next run) and the files written for them are
+    /// removed before [`run`] returns.
+    pub abort: &'a AtomicBool,
 }
 
 impl BatchOptions<'_> {
@@ -274,10 +321,17 @@ impl BatchOptions<'_> {
     }
 }
 
-/// Counts of a batch run, also passed to the progress callback after every chunk.
+/// Counts of a batch run, also passed to the progress callback when the run starts and after
+/// every chunk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// Rows read.
+    /// Rows in the input (counted when the run starts).
+    pub input_rows: u64,
+    /// The input's content differs from the one the job's previous run started with (rows are
+    /// matched by their key, so a changed input is a new run of the same job).
+    pub input_changed: bool,
+    /// Rows this run is done with: issued, rejected or found done (after a chunk's commit, so
+    /// fewer than `input_rows` while the job runs, or when it stopped early).
     pub rows: u64,
     /// Permits committed by this run (new, or resumed from a pending intent).
     pub issued: u64,
@@ -285,12 +339,14 @@ pub struct Summary {
     pub resumed: u64,
     /// Rows issued before (by an earlier run of this job, another job, or `issuer issue`).
     pub already_done: u64,
-    /// Rows rejected (each is a line of `errors.jsonl`).
+    /// Rows rejected (each is a line of `errors.jsonl`, which lists this run's only).
     pub rejected: u64,
     /// Files rendered again for rows committed earlier whose file was missing.
     pub files_restored: u64,
     /// Manifest lines written by this run.
     pub manifest_lines: u64,
+    /// Lines of `manifest.jsonl` after the chunks committed so far: every permit of the job.
+    pub manifest_total: u64,
     /// Error lines written by this run.
     pub error_lines: u64,
     /// Images decoded again by the self-check.
@@ -299,11 +355,14 @@ pub struct Summary {
     pub texts_checked: u64,
     /// True when the job stopped early on request.
     pub interrupted: bool,
+    /// True when it stopped at once (`abort`): the chunks in progress were not committed.
+    pub aborted: bool,
 }
 
 /// Runs a batch job to the end of the input (or until `opts.stop` is set).
 ///
-/// `progress` is called after every committed chunk with the counts so far.
+/// `progress` is called once the job directory is open (with the input's rows) and after every
+/// committed chunk with the counts so far.
 ///
 /// # Errors
 ///
@@ -317,10 +376,31 @@ pub fn run<L: Ledger>(
 ) -> Result<Summary, BatchError> {
     let mut dir = JobDir::open(opts, (opts.clock)())?;
     // Files written for rows that never committed (a job that died): removed, to be written
-    // again when those rows are signed again.
-    let pending = ledger.transaction(|tx| tx.pending_intent_serials())?;
+    // again when those rows are signed again. The rows the job's earlier runs saw are
+    // forgotten: this run reads the whole input again, and a duplicate is a duplicate within it.
+    let pending = ledger.transaction(|tx| {
+        tx.forget_row_claims(&dir.job)?;
+        tx.pending_intent_serials()
+    })?;
     dir.remove_permit_files(pending, opts.outputs)?;
-    let mut summary = Summary::default();
-    pipeline::run(ledger, input, opts, &mut dir, &mut summary, progress)?;
+    let mut summary = Summary {
+        input_rows: dir.input_rows,
+        input_changed: dir.input_changed,
+        manifest_total: dir.manifest.listed.len() as u64,
+        ..Summary::default()
+    };
+    progress(&summary);
+    let result = pipeline::run(ledger, input, opts, &mut dir, &mut summary, progress);
+    if opts.abort.load(Ordering::SeqCst) {
+        // Stopped at once: the threads are gone, what was in progress is not committed, and
+        // the files written for it are removed now (as the next start would), so the directory
+        // holds the files of committed permits only.
+        let pending = ledger.transaction(|tx| tx.pending_intent_serials())?;
+        dir.remove_permit_files(pending, opts.outputs)?;
+        summary.interrupted = true;
+        summary.aborted = true;
+        return Ok(summary);
+    }
+    result?;
     Ok(summary)
 }

@@ -26,7 +26,7 @@ use super::input::InputReader;
 use super::job_dir::{JobDir, ManifestLine, file_names, sync_files};
 use super::plan::{Chunk, Plan, ReadChunk, check_row, plan_chunk};
 use super::worker::{Rendered, render_chunk, write_files_now};
-use super::{BatchError, BatchOptions, Summary, with_line};
+use super::{BatchError, BatchOptions, Summary, check_abort, with_line};
 
 /// Chunks planned and not yet committed: the ledger thread commits chunk N (and plans chunk
 /// N + 3 in the same transaction) while the sync thread flushes chunk N + 1 and the cores render
@@ -156,7 +156,7 @@ impl Pipe {
         if self.input_done {
             return Ok(None);
         }
-        if opts.stop.load(Ordering::SeqCst) {
+        if opts.stop.load(Ordering::SeqCst) || opts.abort.load(Ordering::SeqCst) {
             summary.interrupted = true;
             self.input_done = true;
             return Ok(None);
@@ -217,7 +217,6 @@ fn drive<L: Ledger>(
         let mut row_index = pipe.row_index;
         let chunk = ledger.transaction(|tx| plan_chunk(tx, rows, opts, dir, &mut row_index))?;
         pipe.row_index = row_index;
-        summary.rows += chunk.items.len() as u64;
         pipe.send(chunk, opts)?;
     }
     while pipe.in_flight > 0 {
@@ -227,6 +226,7 @@ fn drive<L: Ledger>(
             .map_err(|_| worker_stopped(opts.out_dir))?;
         pipe.in_flight -= 1;
         let rendered = rendered?;
+        check_abort(opts)?;
         let next = pipe.next_rows(opts, summary)?;
         let now = (opts.clock)();
         let mut row_index = pipe.row_index;
@@ -240,7 +240,6 @@ fn drive<L: Ledger>(
         })?;
         pipe.row_index = row_index;
         if let Some(p) = planned {
-            summary.rows += p.items.len() as u64;
             pipe.send(p, opts)?;
         }
         finish_chunk(chunk, rendered, taken_over, opts, dir, summary)?;
@@ -305,15 +304,17 @@ fn finish_chunk(
         .flatten()
         .filter(|r| r.signed.is_none() && !r.files.is_empty())
         .count() as u64;
+    summary.rows += chunk.items.len() as u64;
     let mut manifest = Vec::new();
     let mut errors = Vec::new();
+    // A permit is listed once: the manifest's serials are the watermark, not input lines (rows
+    // move when the office deletes rows above them).
+    let listed = &mut dir.manifest.listed;
     for (i, (item, r)) in chunk.items.into_iter().zip(rendered).enumerate() {
         match item.plan {
             Plan::Reject(e) => {
                 summary.rejected += 1;
-                if item.line > dir.errors.mark {
-                    errors.push(e);
-                }
+                errors.push(e);
             }
             Plan::Complete => summary.already_done += 1,
             Plan::Sign { plan, resumed } => {
@@ -330,7 +331,7 @@ fn finish_chunk(
                     Some((v, k, _)) => (v, k),
                     None => (1, opts.signer.key_id().to_string()),
                 };
-                if item.list {
+                if listed.insert(plan.serial) {
                     manifest.push(manifest_line(
                         &item.reference,
                         item.key,
@@ -347,7 +348,7 @@ fn finish_chunk(
             Plan::Done(d) => {
                 summary.already_done += 1;
                 summary.images_checked += u64::from(item.image_check && d.render_files);
-                if item.list {
+                if listed.insert(d.serial) {
                     manifest.push(manifest_line(
                         &item.reference,
                         item.key,
@@ -363,10 +364,11 @@ fn finish_chunk(
             }
         }
     }
-    dir.errors.append(&errors, |l| l.line)?;
+    dir.errors.append(&errors)?;
     summary.error_lines += errors.len() as u64;
-    dir.manifest.append(&manifest, |l| l.line)?;
+    dir.manifest.file.append(&manifest)?;
     summary.manifest_lines += manifest.len() as u64;
+    summary.manifest_total = dir.manifest.listed.len() as u64;
     Ok(())
 }
 

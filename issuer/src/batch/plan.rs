@@ -15,7 +15,7 @@ use crate::settings::Channel;
 
 use super::input::InputRow;
 use super::job_dir::{ErrorLine, JobDir, Problem, file_names};
-use super::{BatchError, BatchOptions, with_line};
+use super::{BatchError, BatchOptions, check_abort, with_line};
 
 /// A row read and checked before it reaches the ledger thread: validation and the content hash
 /// need no ledger, so they run on all cores.
@@ -51,7 +51,7 @@ pub(super) enum Plan {
     Reject(ErrorLine),
     /// Sign, render, commit (new, or a pending intent resumed).
     Sign { plan: IssuePlan, resumed: bool },
-    /// Committed before: make sure the file exists and the manifest lists it.
+    /// Committed before: make sure the files exist and the manifest lists it.
     Done(DoneRow),
     /// Committed before, listed and its files present: nothing to do.
     Complete,
@@ -85,8 +85,6 @@ pub(super) struct Item {
     pub(super) plan: Plan,
     /// Decode the image again.
     pub(super) image_check: bool,
-    /// Append a manifest line (line above the watermark).
-    pub(super) list: bool,
 }
 
 /// A planned chunk, as the render worker and the commit take it.
@@ -111,6 +109,7 @@ pub(super) fn plan_chunk(
     let mut items = Vec::with_capacity(rows.rows.len());
     let mut idx = *row_index;
     for row in &rows.rows {
+        check_abort(opts)?;
         idx += 1;
         let mut item = plan_row(tx, &office, row, opts, dir)?;
         if matches!(item.plan, Plan::Sign { .. } | Plan::Done(_)) {
@@ -146,7 +145,6 @@ fn plan_row(
         application: String::new(),
         plan: Plan::Complete,
         image_check: false,
-        list: line > dir.manifest.mark,
     };
     let reject = |item: Item, e: ErrorLine| Item {
         plan: Plan::Reject(e),
@@ -376,7 +374,7 @@ fn done_row(
     let files_present = file_names(serial, opts.outputs)
         .iter()
         .all(|n| dir.dir.join(n).exists());
-    if files_present && !item.list {
+    if files_present && dir.manifest.listed.contains(&serial) {
         item.plan = Plan::Complete;
         return Ok(item);
     }

@@ -15,7 +15,7 @@ use crate::selfcheck;
 
 use super::job_dir::file_names;
 use super::plan::{Chunk, Item, Plan};
-use super::{BatchError, BatchOptions, TMP_SUFFIX, io_err, with_line};
+use super::{BatchError, BatchOptions, TMP_SUFFIX, check_abort, io_err, with_line};
 
 /// What rendering gave for a row.
 pub(super) struct Rendered {
@@ -47,6 +47,7 @@ fn render_item(
     opts: &BatchOptions<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Rendered>, BatchError> {
+    check_abort(opts)?;
     let line = item.line;
     let (signed, serial, text, write) = match &item.plan {
         Plan::Reject(_) | Plan::Complete => return Ok(None),

@@ -449,6 +449,9 @@ pub trait Tx {
     fn scan_credentials(&mut self, f: &mut dyn FnMut(CredentialScan)) -> Result<(), LedgerError>;
     /// Audit: every event as stored, in history order.
     fn scan_events(&mut self, f: &mut dyn FnMut(digest::EventRow)) -> Result<(), LedgerError>;
+    /// Forgets every row key batch job `job` saw (a run reads its whole input again, so
+    /// duplicates are found within one run); returns how many were forgotten.
+    fn forget_row_claims(&mut self, job: &str) -> Result<u64, LedgerError>;
 }
 
 /// A ledger that runs closures in transactions.

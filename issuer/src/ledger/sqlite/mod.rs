@@ -725,6 +725,13 @@ impl Tx for SqliteTx<'_> {
         self.scan_events_impl(f)
     }
 
+    fn forget_row_claims(&mut self, job: &str) -> Result<u64, LedgerError> {
+        let n = self
+            .exec("DELETE FROM batch_rows WHERE job = ?1", [job])
+            .map_err(self.e())?;
+        Ok(n as u64)
+    }
+
     fn pending_intent_serials(&mut self) -> Result<Vec<u64>, LedgerError> {
         let mut st = self
             .tx
@@ -754,5 +761,20 @@ mod tests {
             err.contains("does not exist") && err.contains("sub"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn row_claims_are_forgotten_per_job() {
+        let mut l = SqliteLedger::in_memory().unwrap();
+        l.transaction(|tx| -> Result<(), LedgerError> {
+            assert_eq!(tx.claim_row("J1", "APP-1", 5)?, 5);
+            assert_eq!(tx.claim_row("J1", "APP-1", 3)?, 5);
+            assert_eq!(tx.claim_row("J2", "APP-1", 9)?, 9);
+            assert_eq!(tx.forget_row_claims("J1")?, 1);
+            assert_eq!(tx.claim_row("J1", "APP-1", 3)?, 3);
+            assert_eq!(tx.claim_row("J2", "APP-1", 1)?, 9);
+            Ok(())
+        })
+        .unwrap();
     }
 }

@@ -2,11 +2,11 @@
 //! progress on a terminal and a report at the end.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,6 +16,8 @@ use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::render::{Ecc, RenderOptions};
 use permit_issuer::report::BatchReport;
 use permit_shared::trust::Usage;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::cli::{BatchArgs, Cli, FormatArg};
 use crate::context;
@@ -46,42 +48,22 @@ fn open_input(path: &Path, format: InputFormat) -> Result<InputReader> {
     InputReader::new(Box::new(f), format, path).map_err(Failure::from)
 }
 
-/// Counts the input's rows for the progress bar (newlines; the CSV header excluded).
-fn count_rows(path: &Path, format: InputFormat) -> Option<u64> {
-    let f = File::open(path).ok()?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut n = 0u64;
-    loop {
-        let buf = r.fill_buf().ok()?;
-        if buf.is_empty() {
-            break;
-        }
-        n += buf.iter().filter(|b| **b == b'\n').count() as u64;
-        let len = buf.len();
-        r.consume(len);
-    }
-    Some(match format {
-        InputFormat::Jsonl => n,
-        InputFormat::Csv => n.saturating_sub(1),
-    })
-}
-
 /// Progress on stderr: a bar on a terminal, a line every few seconds otherwise.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     started: Instant,
     last_line: Instant,
-    total: Option<u64>,
     quiet: bool,
     /// The counts after the last committed chunk (what survives a job-level error).
     committed: batch::Summary,
 }
 
 impl Progress {
-    fn new(total: Option<u64>, quiet: bool) -> Progress {
+    fn new(quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            // The length is the input's rows, known once the job has read them.
             let b = indicatif::ProgressBar::with_draw_target(
-                total,
+                None,
                 indicatif::ProgressDrawTarget::stderr_with_hz(4),
             );
             if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -101,15 +83,17 @@ impl Progress {
             bar,
             started: Instant::now(),
             last_line: Instant::now(),
-            total,
             quiet,
             committed: batch::Summary::default(),
         }
     }
 
+    /// The counts after the job opened and after each committed chunk: `s.rows` counts
+    /// committed rows only, so the bar is full only when the last chunk has committed.
     fn update(&mut self, s: &batch::Summary) {
         self.committed = s.clone();
         if let Some(b) = &self.bar {
+            b.set_length(s.input_rows);
             b.set_position(s.rows);
             b.set_message(format!(
                 "issued {} rejected {} done before {}",
@@ -123,19 +107,14 @@ impl Progress {
         self.last_line = Instant::now();
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let rate = s.rows as f64 / secs;
-        let eta = match self.total {
-            Some(t) if rate > 0.0 && t > s.rows => {
-                format!(", ETA {:.0} s", (t - s.rows) as f64 / rate)
-            }
-            _ => String::new(),
+        let eta = if rate > 0.0 && s.input_rows > s.rows {
+            format!(", ETA {:.0} s", (s.input_rows - s.rows) as f64 / rate)
+        } else {
+            String::new()
         };
         eprintln!(
-            "batch: {}{} rows, {} issued, {} rejected, {} done before, {rate:.0} rows/s{eta}",
-            s.rows,
-            self.total.map(|t| format!("/{t}")).unwrap_or_default(),
-            s.issued,
-            s.rejected,
-            s.already_done
+            "batch: {}/{} rows, {} issued, {} rejected, {} done before, {rate:.0} rows/s{eta}",
+            s.rows, s.input_rows, s.issued, s.rejected, s.already_done
         );
     }
 
@@ -177,6 +156,48 @@ fn build_render_pool(threads: Option<usize>) -> Result<()> {
         .map_err(|e| Failure::usage(format!("--threads: {e}")))
 }
 
+/// Ctrl-C and SIGTERM, each answered at once on stderr. The first sets `stop`: the job stops
+/// once the chunks in progress commit. The second sets `abort`: it stops at once, drops what is
+/// in progress and removes the files written for it. A third ends the process (as `kill -9`
+/// would, which the job's crash safety makes safe too).
+fn watch_signals(
+    stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Failure::io("installing the signal handlers", &e))?;
+    std::thread::spawn(move || {
+        let say = |m: &str| match &bar {
+            Some(b) => b.suspend(|| eprintln!("{m}")),
+            None => eprintln!("{m}"),
+        };
+        for (n, _) in signals.forever().enumerate() {
+            match n {
+                0 => {
+                    stop.store(true, Ordering::SeqCst);
+                    say(
+                        "batch: stopping after the chunks in progress commit… (again to stop at \
+                         once, also safe: the same command resumes the job)",
+                    );
+                }
+                1 => {
+                    abort.store(true, Ordering::SeqCst);
+                    say(
+                        "batch: stopping now: the chunks in progress are dropped, not committed, \
+                         and their files removed; safe to resume: run the same command again",
+                    );
+                }
+                _ => {
+                    say("batch: exiting at once; safe to resume: run the same command again");
+                    signal_hook::low_level::exit(130);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
 pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     let fixed_now = match &cli.now {
         Some(_) => Some(context::now(cli)?),
@@ -192,12 +213,10 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     // Each commit durable before what depends on it is written (one fsync per chunk).
     let mut ledger = SqliteLedger::durable(&cli.ledger)?;
     let actor = context::actor(cli);
+    let mut progress = Progress::new(a.quiet);
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal ends the process at once (the job resumes all the same).
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop));
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
+    let abort = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&stop), Arc::clone(&abort), progress.bar.clone())?;
     let clock = move || fixed_now.unwrap_or_else(Utc::now);
     let opts = BatchOptions {
         out_dir: &a.out,
@@ -220,13 +239,8 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
         image_check_every: a.image_check_every,
         clock: &clock,
         stop: &stop,
+        abort: &abort,
     };
-    let total = if a.quiet {
-        None
-    } else {
-        count_rows(&a.input, format)
-    };
-    let mut progress = Progress::new(total, a.quiet);
     let started = Instant::now();
     let result = batch::run(&mut ledger, &mut input, &opts, &mut |s| progress.update(s));
     progress.finish();
@@ -259,14 +273,25 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
         errors: a.out.join(batch::ERRORS).display().to_string(),
         ledger: cli.ledger.display().to_string(),
     };
+    if summary.input_changed {
+        eprintln!(
+            "batch: the input changed since the last run of this job: its rows are matched by ref \
+             (a row without ref by its content), not by line"
+        );
+    }
     if cli.json {
         print_json(&report)?;
     } else {
         let mut o = std::io::stdout().lock();
         let _ = writeln!(
             o,
-            "batch: {} rows: {} issued{}, {} rejected, {} already done; {:.2} s, {:.0} permits/s",
+            "batch: {}{} rows: {} issued{}, {} rejected, {} already done; {:.2} s, {:.0} permits/s",
             summary.rows,
+            if summary.interrupted {
+                format!(" of {}", summary.input_rows)
+            } else {
+                String::new()
+            },
             summary.issued,
             if summary.resumed > 0 {
                 format!(" ({} resumed)", summary.resumed)
@@ -290,13 +315,30 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
             "  self-check: {} texts verified, {} images decoded",
             summary.texts_checked, summary.images_checked
         );
-        let _ = writeln!(o, "  manifest {}", report.manifest);
+        let _ = writeln!(
+            o,
+            "  manifest {} ({} permits)",
+            report.manifest, summary.manifest_total
+        );
         if summary.rejected > 0 {
-            let _ = writeln!(o, "  errors   {}", report.errors);
+            let _ = writeln!(
+                o,
+                "  errors   {} ({} rows)",
+                report.errors, summary.rejected
+            );
         }
     }
     if summary.interrupted {
-        eprintln!("batch: stopped on request after the last committed chunk");
+        eprintln!(
+            "batch: stopped on request after {} of {} rows ({})",
+            summary.rows,
+            summary.input_rows,
+            if summary.aborted {
+                "at once: the chunks in progress were dropped"
+            } else {
+                "every chunk begun was committed"
+            }
+        );
         eprintln!("hint: run the same command again to finish the job");
         return Ok(ExitCode::from(130));
     }
