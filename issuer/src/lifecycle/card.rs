@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{LifecycleError, Office, Result, check_coverage, load_permit, require_active};
-use crate::ledger::{CardRecord, Tx};
+use crate::ledger::{CardRecord, PermitRecord, Tx};
 use crate::settings::{Channel, Service};
 
 /// Kind of physical card issuance.
@@ -37,15 +37,7 @@ pub fn card(
     kind: CardKind,
     channel: Channel,
 ) -> Result<CardRecord> {
-    let p = load_permit(tx, serial)?;
-    require_active(&p, "given a card")?;
-    check_coverage(
-        office.settings,
-        Service::Card,
-        channel,
-        p.details.residence_district / 100 * 100,
-    )?;
-    let cards = tx.cards(serial)?;
+    let (p, cards) = card_service(tx, office, serial, channel, "given a card")?;
     match (kind, cards.is_empty()) {
         (CardKind::First, false) => {
             return Err(LifecycleError::IllegalTransition {
@@ -103,15 +95,7 @@ pub fn reprint(
     number: Option<u32>,
     channel: Channel,
 ) -> Result<CardRecord> {
-    let p = load_permit(tx, serial)?;
-    require_active(&p, "given a card again")?;
-    check_coverage(
-        office.settings,
-        Service::Card,
-        channel,
-        p.details.residence_district / 100 * 100,
-    )?;
-    let cards = tx.cards(serial)?;
+    let (p, cards) = card_service(tx, office, serial, channel, "given a card again")?;
     let Some(current) = cards.iter().max_by_key(|c| c.number) else {
         return Err(LifecycleError::IllegalTransition {
             what: format!("permit {serial:012}"),
@@ -145,4 +129,25 @@ pub fn reprint(
         serde_json::json!({ "number": current.number, "kind": current.kind, "channel": channel }),
     ))?;
     Ok(current.clone())
+}
+
+/// The permit a card service is asked for, with its cards: active, and the service offered in
+/// its city on `channel`.
+fn card_service(
+    tx: &mut dyn Tx,
+    office: &Office<'_>,
+    serial: u64,
+    channel: Channel,
+    step: &str,
+) -> Result<(PermitRecord, Vec<CardRecord>)> {
+    let p = load_permit(tx, serial)?;
+    require_active(&p, step)?;
+    check_coverage(
+        office.settings,
+        Service::Card,
+        channel,
+        p.details.residence_district / 100 * 100,
+    )?;
+    let cards = tx.cards(serial)?;
+    Ok((p, cards))
 }

@@ -152,18 +152,9 @@ pub struct ReviewArgs {
     /// The reviewing officer.
     #[arg(long)]
     pub reviewer: String,
-    /// Write the issued permit's QR here (`.png`, `.svg`, `.txt`, `-`).
-    #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    pub force: bool,
-    /// QR options.
+    /// Signing key and output of the issued permit's credential.
     #[command(flatten)]
-    pub qr: QrArgs,
-    /// Key options.
-    #[command(flatten)]
-    pub keys: KeyArgs,
+    pub output: SignedCodeArgs,
 }
 
 /// `issuer endorse`
@@ -176,13 +167,14 @@ pub struct EndorseArgs {
     pub channel: ChannelArg,
     /// Signing key and output of the new credential.
     #[command(flatten)]
-    pub reissue: ReissueArgs,
+    pub output: SignedCodeArgs,
 }
 
-/// Options of the commands that sign a new credential version (`endorse`, `change`).
+/// Options of the commands that sign a credential and may write its code (`review`, `endorse`,
+/// `change`).
 #[derive(Debug, Args)]
-pub struct ReissueArgs {
-    /// Write the new credential's QR here.
+pub struct SignedCodeArgs {
+    /// Write the credential's QR here (`.png`, `.svg`, `.txt`, `-`).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Replace an existing output file.
@@ -221,7 +213,7 @@ pub struct ChangeArgs {
     pub channel: ChannelArg,
     /// Signing key and output of the new credential.
     #[command(flatten)]
-    pub reissue: ReissueArgs,
+    pub output: SignedCodeArgs,
 }
 
 /// Who reported a cancellation.

@@ -129,17 +129,6 @@ pub fn signed_by_test_key(text: &str, trust: &TrustList) -> bool {
     trust.test || kid.is_none_or(|kid| trust.keys_with_id(kid).any(|k| k.test))
 }
 
-/// Warns on stderr that a signature was made with the embedded TEST-ONLY demo key, when no
-/// `--key` was given. Called after a signature was made (and committed), never before: a
-/// refused or idempotent command signs nothing and says nothing of the key.
-pub fn warn_demo_key(k: &KeyArgs) {
-    if k.key.is_none() {
-        eprintln!(
-            "warning: signed with the embedded TEST-ONLY demo key (keys/TEST-ONLY-demo-issuer.key.pem); pass --key for real permits"
-        );
-    }
-}
-
 /// A permit serial: exactly 12 digits.
 pub fn serial(s: &str) -> Result<u64> {
     if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {

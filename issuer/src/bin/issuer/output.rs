@@ -14,7 +14,7 @@ use permit_issuer::render::{Ecc, RenderOptions};
 use permit_issuer::report::{IssuedReport, Written};
 use permit_shared::trust::TrustList;
 
-use crate::cli::{Cli, DEFAULT_LEDGER, DEFAULT_MODULE_PX, EccArg, QrArgs, TrustArgs};
+use crate::cli::{Cli, DEFAULT_LEDGER, DEFAULT_MODULE_PX, EccArg, KeyArgs, QrArgs, TrustArgs};
 use crate::error::{Failure, Result};
 
 /// Prints a JSON value on stdout.
@@ -159,6 +159,36 @@ pub struct CodeOut<'a> {
     pub qr: &'a QrArgs,
     /// The trust list of the self-check.
     pub trust: &'a TrustArgs,
+}
+
+/// Warns on stderr that a signature was made with the embedded TEST-ONLY demo key, when no
+/// `--key` was given. Called after a signature was made (and committed), never before: a
+/// refused or idempotent command signs nothing and says nothing of the key.
+pub fn warn_demo_key(k: &KeyArgs) {
+    if k.key.is_none() {
+        eprintln!(
+            "warning: signed with the embedded TEST-ONLY demo key (keys/TEST-ONLY-demo-issuer.key.pem); pass --key for real permits"
+        );
+    }
+}
+
+/// After a credential was signed (or found, `already_issued`): the demo-key warning when
+/// something new was signed with it, the code written where asked, and the report.
+pub fn finish_issued(
+    cli: &Cli,
+    what: &str,
+    issued: &Issued,
+    keys: &KeyArgs,
+    written: Option<(&CodeOut<'_>, &Rendered)>,
+    test: bool,
+) -> Result<()> {
+    if !issued.already_issued {
+        warn_demo_key(keys);
+    }
+    if let Some((to, r)) = written {
+        write_code(cli, issued, r, to)?;
+    }
+    print_issued(cli, what, issued, written.map(|(to, r)| (to.out, r)), test)
 }
 
 /// Writes the checked code of `issued` to `to.out`; `-` is standard output, where with `--json`

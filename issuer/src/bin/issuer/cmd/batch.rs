@@ -206,7 +206,7 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     let start_now = fixed_now.unwrap_or_else(Utc::now);
     let settings = context::settings(cli)?;
     let s = context::signer(&a.keys, Usage::Permit, start_now)?;
-    context::warn_demo_key(&a.keys);
+    crate::output::warn_demo_key(&a.keys);
     let format = input_format(&a.input, a.format)?;
     let mut input = open_input(&a.input, format)?;
     build_render_pool(a.threads)?;

@@ -15,8 +15,7 @@ use crate::cli::{ApplyArgs, Cli, IssueArgs, ReviewArgs};
 use crate::context::{self, Acting};
 use crate::error::{Failure, Problem, Result};
 use crate::output::{
-    CodeOut, check_output, print_applied, print_issued, print_json, read_small, render_checked,
-    write_code,
+    CodeOut, check_output, finish_issued, print_applied, print_json, read_small, render_checked,
 };
 
 /// Reads an applicant record (JSON).
@@ -56,17 +55,20 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Ok((issued, r)) => {
-            if !issued.already_issued {
-                context::warn_demo_key(&a.keys);
-            }
             let to = CodeOut {
                 out: &a.out,
                 force: a.force || issued.already_issued,
                 qr: &a.qr,
                 trust: &a.keys.trust,
             };
-            write_code(cli, &issued, &r, &to)?;
-            print_issued(cli, "issued", &issued, Some((&a.out, &r)), s.is_test())?;
+            finish_issued(
+                cli,
+                "issued",
+                &issued,
+                &a.keys,
+                Some((&to, &r)),
+                s.is_test(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -86,9 +88,9 @@ pub fn apply(cli: &Cli, a: &ApplyArgs) -> Result<ExitCode> {
 /// `issuer review`
 pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
     let acting = Acting::from_cli(cli)?;
-    let s = context::signer(&a.keys, Usage::Permit, acting.now)?;
-    if let Some(o) = &a.out {
-        check_output(o, a.force)?;
+    let s = context::signer(&a.output.keys, Usage::Permit, acting.now)?;
+    if let Some(o) = &a.output.out {
+        check_output(o, a.output.force)?;
     }
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
     let office = acting.office_as(&a.reviewer);
@@ -99,8 +101,14 @@ pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
     };
     let out = ledger.transaction(|tx| -> Result<_> {
         let issued = lifecycle::review(tx, &office, &s, &a.application, decision, &a.reason)?;
-        let rendered = match (&issued, &a.out) {
-            (Some(i), Some(o)) => Some(render_checked(&i.text, o, &a.qr, s.trust(), acting.now)?),
+        let rendered = match (&issued, &a.output.out) {
+            (Some(i), Some(o)) => Some(render_checked(
+                &i.text,
+                o,
+                &a.output.qr,
+                s.trust(),
+                acting.now,
+            )?),
             _ => None,
         };
         Ok((issued, rendered))
@@ -117,18 +125,21 @@ pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
             }
         }
         (Some(issued), r) => {
-            context::warn_demo_key(&a.keys);
-            let written = a.out.as_deref().zip(r.as_ref());
-            if let Some((out, r)) = written {
-                let to = CodeOut {
-                    out,
-                    force: a.force,
-                    qr: &a.qr,
-                    trust: &a.keys.trust,
-                };
-                write_code(cli, &issued, r, &to)?;
-            }
-            print_issued(cli, "approved and issued", &issued, written, s.is_test())?;
+            let to = a.output.out.as_deref().map(|out| CodeOut {
+                out,
+                force: a.output.force,
+                qr: &a.output.qr,
+                trust: &a.output.keys.trust,
+            });
+            let written = to.as_ref().zip(r.as_ref());
+            finish_issued(
+                cli,
+                "approved and issued",
+                &issued,
+                &a.output.keys,
+                written,
+                s.is_test(),
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,17 +12,18 @@ use permit_issuer::lifecycle::{self, Change, Issued, LifecycleError};
 use permit_issuer::report::Cancelled;
 use permit_shared::trust::Usage;
 
-use crate::cli::{CancelArgs, ChangeArgs, Cli, EndorseArgs, QrOutArgs, ReissueArgs};
+use crate::cli::{CancelArgs, ChangeArgs, Cli, EndorseArgs, QrOutArgs, SignedCodeArgs};
 use crate::context::{self, Acting};
 use crate::error::{Failure, Result};
 use crate::output::{
-    CodeOut, check_output, print_issued, print_json, render_checked, rfc3339, write_code,
+    CodeOut, check_output, finish_issued, print_issued, print_json, render_checked, rfc3339,
+    write_code,
 };
 
 /// `issuer endorse`
 pub fn endorse(cli: &Cli, a: &EndorseArgs) -> Result<ExitCode> {
     let serial = context::serial(&a.serial)?;
-    reissue(&a.reissue, cli, "endorsed", |tx, office, signer| {
+    reissue(&a.output, cli, "endorsed", |tx, office, signer| {
         lifecycle::endorse(tx, office, signer, serial, a.channel.into())
     })
 }
@@ -37,14 +38,14 @@ pub fn change(cli: &Cli, a: &ChangeArgs) -> Result<ExitCode> {
         residence_district: a.residence_district.clone(),
         residence_address: a.residence_address.clone(),
     };
-    reissue(&a.reissue, cli, "changed", |tx, office, signer| {
+    reissue(&a.output, cli, "changed", |tx, office, signer| {
         lifecycle::change(tx, office, signer, serial, &ch, a.channel.into())
     })
 }
 
 /// Endorsement and change: a new credential, optionally written out.
 fn reissue(
-    a: &ReissueArgs,
+    a: &SignedCodeArgs,
     cli: &Cli,
     what: &str,
     step: impl FnOnce(&mut dyn Tx, &Office<'_>, &Signer) -> std::result::Result<Issued, LifecycleError>,
@@ -70,18 +71,20 @@ fn reissue(
         };
         Ok((issued, r))
     })?;
-    context::warn_demo_key(&a.keys);
-    let written = a.out.as_deref().zip(r.as_ref());
-    if let Some((out, r)) = written {
-        let to = CodeOut {
-            out,
-            force: a.force,
-            qr: &a.qr,
-            trust: &a.keys.trust,
-        };
-        write_code(cli, &issued, r, &to)?;
-    }
-    print_issued(cli, what, &issued, written, s.is_test())?;
+    let to = a.out.as_deref().map(|out| CodeOut {
+        out,
+        force: a.force,
+        qr: &a.qr,
+        trust: &a.keys.trust,
+    });
+    finish_issued(
+        cli,
+        what,
+        &issued,
+        &a.keys,
+        to.as_ref().zip(r.as_ref()),
+        s.is_test(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

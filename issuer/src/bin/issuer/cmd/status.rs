@@ -29,7 +29,7 @@ pub fn publish(cli: &Cli, a: &PublishArgs) -> Result<ExitCode> {
         write_output(&a.out, &bytes, a.force)?;
         Ok((publication, counts))
     })?;
-    context::warn_demo_key(&a.keys);
+    crate::output::warn_demo_key(&a.keys);
     if cli.json {
         print_json(&Published {
             counts,
