@@ -17,6 +17,7 @@ use permit_shared::credential::{self, Claims, DecodeError, Envelope};
 use permit_shared::keys::KeyId;
 use permit_shared::reason::{Code, Severity};
 use permit_shared::status::{Status, StatusListToken};
+use permit_shared::text::display_safe;
 use permit_shared::trust::{KeyUseError, TrustList, TrustedKey, Usage};
 use permit_shared::{applicant, civil, division};
 
@@ -120,6 +121,8 @@ pub struct VerifiedStatusList {
     pub token: StatusListToken,
     /// The key that signed it.
     pub key_id: KeyId,
+    /// The holder of that key, as the trust list names it.
+    pub issuer: String,
 }
 
 /// Why a status list could not be used.
@@ -160,11 +163,15 @@ pub fn verify_status_list(
                         KeyUseError::OutsideSigningWindow { .. } => {
                             "signed outside the key's signing window"
                         }
-                        KeyUseError::Compromised { .. } => "signed after the key's compromise",
+                        KeyUseError::Compromised { .. } => "the key was reported compromised",
                     },
                 ));
             }
-            return Ok(VerifiedStatusList { token, key_id: kid });
+            return Ok(VerifiedStatusList {
+                token,
+                key_id: kid,
+                issuer: k.issuer.clone(),
+            });
         }
     }
     if any {
@@ -322,9 +329,8 @@ impl AuthenticPermit {
             endorsed_until: p.endorsed_until.to_string(),
             credential_issued_at: rfc3339(self.claims.issued_at),
             status_index: p.status_index,
-            photo_ref: p
-                .photo
-                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect()),
+            photo_ref: p.photo.map(|b| hex(&b)),
+            status_list: p.status_list.map(|b| hex(&b)),
             test: p.test,
         }
     }
@@ -379,6 +385,10 @@ pub struct PermitView {
     /// Photo reference, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo_ref: Option<String>,
+    /// The id of the status list the credential names (permit field 15), hex; absent in older
+    /// credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_list: Option<String>,
     /// Marked as test data.
     pub test: bool,
 }
@@ -493,7 +503,7 @@ fn provenance(ctx: &Context<'_>) -> Provenance {
         issuer: None,
         trust_list: TrustProvenance {
             sequence: t.sequence,
-            publisher: t.publisher.clone(),
+            publisher: display_safe(&t.publisher),
             root: t.root.to_string(),
             issued_at: rfc(t.issued_at),
             expires_at: rfc(t.expires_at),
@@ -501,7 +511,7 @@ fn provenance(ctx: &Context<'_>) -> Provenance {
             test: t.test,
         },
         status_list: ctx.status.map(|s| StatusProvenance {
-            uri: s.token.uri.clone(),
+            uri: display_safe(&s.token.uri),
             sequence: s.token.sequence,
             issued_at: rfc3339(s.token.issued_at),
             next_update: rfc3339(s.token.next_update()),
@@ -593,7 +603,7 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
         ));
         return Outcome::finish(reasons, None, prov);
     };
-    prov.issuer = Some(key.issuer.clone());
+    prov.issuer = Some(display_safe(&key.issuer));
     let claims = match verified.claims() {
         Ok(c) => c,
         Err(e) => {
@@ -604,11 +614,16 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
     check_trust(key, &claims, ctx, &mut reasons);
     check_time(&claims, ctx, &mut reasons);
     if let (Some(s), Some(sp)) = (ctx.status, prov.status_list.as_mut()) {
-        sp.entry = check_status(s, &claims, ctx, &mut reasons);
-    } else if !reasons
-        .iter()
-        .any(|r| r.code == Code::StatusListInvalid || r.code == Code::StatusRollback)
-    {
+        match status_list_mismatch(s, key, &claims) {
+            None => sp.entry = check_status(s, &claims, ctx, &mut reasons),
+            Some(r) => reasons.push(r),
+        }
+    } else if !reasons.iter().any(|r| {
+        matches!(
+            r.code,
+            Code::StatusListInvalid | Code::StatusRollback | Code::StatusListConflict
+        )
+    }) {
         reasons.push(Reason::new(
             Code::StatusUnknown,
             "no status list given: cancellations are not checked (use --status)",
@@ -730,6 +745,46 @@ fn check_time(c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
             ),
         ));
     }
+}
+
+/// Whether the status list may be consulted for this credential: a list is used only for the
+/// credentials it was published for, or an index would be read in another issuer's (or another)
+/// list. A credential that names its list (permit field 15) needs a list with that id, signed by
+/// a key of the same issuer as the credential; one that does not (issued before the claim
+/// existed) needs a list signed by the very key that signed the credential.
+fn status_list_mismatch(s: &VerifiedStatusList, key: &TrustedKey, c: &Claims) -> Option<Reason> {
+    let t = &s.token;
+    let problem = match c.permit.status_list {
+        Some(id) if id != t.list_id() => format!(
+            "the credential names status list {}, the list given ({}) is {}",
+            hex(&id),
+            display_safe(&t.uri),
+            hex(&t.list_id())
+        ),
+        Some(_) if s.issuer != key.issuer => format!(
+            "status list {} is signed by {} ({}), the credential by {} ({})",
+            display_safe(&t.uri),
+            display_safe(&s.issuer),
+            s.key_id,
+            display_safe(&key.issuer),
+            key.key.id()
+        ),
+        None if s.key_id != key.key.id() => format!(
+            "the credential names no status list and status list {} is signed by key {}, not by its key {}",
+            display_safe(&t.uri),
+            s.key_id,
+            key.key.id()
+        ),
+        _ => return None,
+    };
+    Some(Reason::new(
+        Code::StatusListMismatch,
+        format!("{problem}: not consulted; get this credential's issuer's status list"),
+    ))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn check_status(
