@@ -920,7 +920,8 @@ fn key_rotation_windows_and_compromise() {
         "{:?}",
         codes(&o)
     );
-    // Compromised since 2027-01-01: earlier permits stay valid, later ones fail.
+    // Compromised since 2027-01-01: nothing the key signed is accepted any more, whatever its
+    // iat (a thief can backdate), earlier permits included.
     let tl = trust_list(
         &root,
         3,
@@ -931,10 +932,9 @@ fn key_rotation_windows_and_compromise() {
             Some("2027-01-01T00:00:00Z"),
         )],
     );
-    assert_eq!(
-        verify_with(&tl, &root, &by_old, day(2027, 3, 1)).verdict,
-        Verdict::Valid
-    );
+    let o = verify_with(&tl, &root, &by_old, day(2027, 3, 1));
+    assert_eq!(o.verdict, Verdict::Invalid);
+    assert!(codes(&o).contains(&"KEY_COMPROMISED"));
     let after = sign_with(22, day(2027, 2, 1));
     let o = verify_with(&tl, &root, &after, day(2027, 3, 1));
     assert_eq!(o.verdict, Verdict::Invalid);
