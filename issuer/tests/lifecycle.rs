@@ -961,7 +961,17 @@ fn key_rotation_windows_and_compromise() {
         status_grace: Duration::hours(24),
     });
     assert!(r.is_err());
-    // A lower trust-list sequence than seen is a rollback.
+    // A lower trust-list sequence than seen is a rollback (a list where the old key is clean).
+    let tl = trust_list(
+        &root,
+        3,
+        vec![entry(
+            &old,
+            "2026-01-01T00:00:00Z",
+            "2027-06-30T23:59:59Z",
+            None,
+        )],
+    );
     let mut state = State::default();
     state.observe_trust(&root.public().id().to_string(), 5);
     let s = Session::open(SessionInput {
