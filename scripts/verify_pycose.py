@@ -76,6 +76,7 @@ def main() -> int:
         "endorsed_until": permit[11],
         "status_index": permit[12],
         "test": permit.get(14, False),
+        "status_list": permit[15].hex() if 15 in permit else None,
     }, ensure_ascii=False, indent=2))
     return 0
 

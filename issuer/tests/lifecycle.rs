@@ -920,7 +920,8 @@ fn key_rotation_windows_and_compromise() {
         "{:?}",
         codes(&o)
     );
-    // Compromised since 2027-01-01: earlier permits stay valid, later ones fail.
+    // Compromised since 2027-01-01: nothing the key signed is accepted any more, whatever its
+    // iat (a thief can backdate), earlier permits included.
     let tl = trust_list(
         &root,
         3,
@@ -931,10 +932,9 @@ fn key_rotation_windows_and_compromise() {
             Some("2027-01-01T00:00:00Z"),
         )],
     );
-    assert_eq!(
-        verify_with(&tl, &root, &by_old, day(2027, 3, 1)).verdict,
-        Verdict::Valid
-    );
+    let o = verify_with(&tl, &root, &by_old, day(2027, 3, 1));
+    assert_eq!(o.verdict, Verdict::Invalid);
+    assert!(codes(&o).contains(&"KEY_COMPROMISED"));
     let after = sign_with(22, day(2027, 2, 1));
     let o = verify_with(&tl, &root, &after, day(2027, 3, 1));
     assert_eq!(o.verdict, Verdict::Invalid);
@@ -961,7 +961,17 @@ fn key_rotation_windows_and_compromise() {
         status_grace: Duration::hours(24),
     });
     assert!(r.is_err());
-    // A lower trust-list sequence than seen is a rollback.
+    // A lower trust-list sequence than seen is a rollback (a list where the old key is clean).
+    let tl = trust_list(
+        &root,
+        3,
+        vec![entry(
+            &old,
+            "2026-01-01T00:00:00Z",
+            "2027-06-30T23:59:59Z",
+            None,
+        )],
+    );
     let mut state = State::default();
     state.observe_trust(&root.public().id().to_string(), 5);
     let s = Session::open(SessionInput {

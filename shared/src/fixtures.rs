@@ -29,6 +29,9 @@ pub const REFERENCE_APPLICANT: &str = r#"{
   "test": true
 }"#;
 
+/// The status-list URI of the example claims (the issuer's default `status_list.uri`).
+pub const EXAMPLE_STATUS_URI: &str = "https://permits.gd.example.invalid/status/1";
+
 /// A fixed, valid claims set for the reference applicant (test data), for examples and tests.
 #[allow(
     clippy::expect_used,
@@ -54,6 +57,7 @@ pub fn example_claims() -> Claims {
             status_index: 1_234_567,
             photo: None,
             test: true,
+            status_list: Some(crate::status::list_id(EXAMPLE_STATUS_URI)),
         },
     }
 }

@@ -36,6 +36,8 @@
 //!         status_index: 1_234_567,
 //!         photo: None,
 //!         test: true,
+//!         // The status list the credential's index refers to (optional; see docs/FORMAT.md).
+//!         status_list: Some(permit_shared::status::list_id("https://permits.gd.example.invalid/status/1")),
 //!     },
 //! };
 //! let text = credential::to_text(&credential::sign(&claims, &key));

@@ -96,6 +96,7 @@ codes! {
     KeyExpired = "KEY_EXPIRED", Trust, Error, "The key's verification period is over.";
     TrustListExpired = "TRUST_LIST_EXPIRED", Trust, Indeterminate, "The trust list is past its expiry; get a current one.";
     TrustListRollback = "TRUST_LIST_ROLLBACK", Trust, Indeterminate, "The trust list is older than one already seen.";
+    TrustListConflict = "TRUST_LIST_CONFLICT", Trust, Indeterminate, "ALARM: a different trust list with the same sequence as one already seen (the root signed two lists as one publication).";
     SignatureInvalid = "SIGNATURE_INVALID", Crypto, Error, "The signature does not verify: the code was altered or forged.";
     NotYetValid = "NOT_YET_VALID", Time, Error, "The credential is not valid yet.";
     Expired = "EXPIRED", Time, Error, "The permit's validity has ended.";
@@ -109,6 +110,8 @@ codes! {
     StatusStale = "STATUS_STALE", Status, Indeterminate, "The status list is past its next update (plus grace); cancellations may be missing.";
     StatusRollback = "STATUS_ROLLBACK", Status, Indeterminate, "The status list is older than one already seen.";
     StatusListInvalid = "STATUS_LIST_INVALID", Status, Indeterminate, "The status list could not be verified or read.";
+    StatusListMismatch = "STATUS_LIST_MISMATCH", Status, Indeterminate, "The status list given is not the one this credential names (another list or another issuer); it was not consulted.";
+    StatusListConflict = "STATUS_LIST_CONFLICT", Status, Indeterminate, "ALARM: a different status list with the same sequence as one already seen; it was not used.";
     StatusIndexOutOfRange = "STATUS_INDEX_OUT_OF_RANGE", Status, Indeterminate, "The status list has no entry for this credential.";
     TestCredential = "TEST_CREDENTIAL", Policy, Warning, "Signed with a TEST-ONLY key or marked as test data: not a real permit.";
 }

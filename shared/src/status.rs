@@ -31,6 +31,29 @@ pub const CLAIM_SEQUENCE: i64 = -65538;
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024 * 1024;
 /// Most entries accepted (limits the decompressed size to 64 MiB).
 pub const MAX_ENTRIES: u64 = 1 << 28;
+/// Longest `sub` URI accepted, characters.
+pub const MAX_URI_CHARS: usize = 2048;
+/// Length of a list id, bytes.
+pub const LIST_ID_LEN: usize = 8;
+
+/// SHA-256 of a signed status list token's bytes: a verifier remembers it with the sequence, so
+/// that a different list under a sequence already seen is noticed. (Tokens are canonical CBOR
+/// with deterministic signatures: the same list always has the same bytes.)
+pub fn token_digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// The short id by which a permit credential names its status list (permit field 15): the first
+/// [`LIST_ID_LEN`] bytes of SHA-256 of the list's `sub` URI (its UTF-8 bytes). Short, to keep
+/// the QR code small; a verifier recomputes it from the `sub` of the list it was given.
+pub fn list_id(uri: &str) -> [u8; LIST_ID_LEN] {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(uri.as_bytes());
+    let mut id = [0u8; LIST_ID_LEN];
+    id.copy_from_slice(&h[..LIST_ID_LEN]);
+    id
+}
 
 /// The status of one credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -146,6 +169,11 @@ pub struct StatusListToken {
 }
 
 impl StatusListToken {
+    /// This list's id ([`list_id`] of its `sub`), as a credential names it.
+    pub fn list_id(&self) -> [u8; LIST_ID_LEN] {
+        list_id(&self.uri)
+    }
+
     /// When the next list is due, Unix seconds.
     pub fn next_update(&self) -> i64 {
         self.issued_at
@@ -213,6 +241,8 @@ impl StatusListToken {
         let Value::Text(uri) = sub else {
             return Err(err("sub", "not a text string"));
         };
+        // The URI is shown to a person next to verdicts: the text rules apply to it.
+        crate::text::check(&uri, MAX_URI_CHARS).map_err(|e| err("sub", &e.to_string()))?;
         let issued_at = cbor::as_i128(&iat)
             .filter(|t| (0..=(1i128 << 40)).contains(t))
             .map(|t| t as i64)

@@ -1,6 +1,8 @@
-//! Rules for free-text fields (names, addresses): length limits in characters and bytes, no
-//! control characters, no bidirectional overrides or other invisible formatting characters, no
-//! surrounding white space.
+//! Rules for free-text fields (names, addresses, and the names in signed lists): length limits
+//! in characters and bytes, no control characters, no bidirectional overrides or other invisible
+//! formatting characters, no Unicode noncharacters, no surrounding white space. The same
+//! [`check`] runs when the issuer accepts an application and when a verifier decodes signed
+//! data; [`display_safe`] is the one sanitiser for showing signed text to a person.
 
 /// Why a text field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +34,15 @@ pub enum TextError {
         /// 1-based character position.
         position: usize,
     },
+    /// A Unicode noncharacter (U+FDD0–U+FDEF, or U+xxFFFE/U+xxFFFF in any plane): never
+    /// interchanged text, so never in a name or address.
+    #[error("noncharacter U+{code:04X} at character {position}")]
+    Noncharacter {
+        /// Code point.
+        code: u32,
+        /// 1-based character position.
+        position: usize,
+    },
     /// Leading or trailing white space.
     #[error("leading or trailing white space")]
     Untrimmed,
@@ -45,6 +56,7 @@ impl TextError {
             TextError::TooLong { .. } => "TOO_LONG",
             TextError::Control { .. } => "CONTROL_CHARACTER",
             TextError::Format { .. } => "FORMAT_CHARACTER",
+            TextError::Noncharacter { .. } => "NONCHARACTER",
             TextError::Untrimmed => "UNTRIMMED",
         }
     }
@@ -58,6 +70,34 @@ fn is_format_char(c: char) -> bool {
         | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
         | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+}
+
+/// Unicode noncharacters: U+FDD0–U+FDEF and the last two code points of every plane.
+fn is_noncharacter(c: char) -> bool {
+    let u = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE
+}
+
+/// Whether `c` may not appear in text shown to a person: a control, format (bidi, zero-width)
+/// or noncharacter code point.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || is_format_char(c) || is_noncharacter(c)
+}
+
+/// The one sanitiser for text from signed data shown to a person (a name, an issuer's display
+/// name, a list URI): every control, format or bidirectional character and every noncharacter is
+/// replaced by its escape `\u{XXXX}`, so nothing in it can move the cursor, change colours or
+/// reorder the verdict printed next to it. Text that passed [`check`] comes back unchanged.
+pub fn display_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_unsafe(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Checks a text field against the rules, with `max_chars` characters at most.
@@ -74,6 +114,12 @@ pub fn check(s: &str, max_chars: usize) -> Result<(), TextError> {
         }
         if is_format_char(c) {
             return Err(TextError::Format {
+                code: u32::from(c),
+                position: i + 1,
+            });
+        }
+        if is_noncharacter(c) {
+            return Err(TextError::Noncharacter {
                 code: u32::from(c),
                 position: i + 1,
             });
@@ -126,5 +172,37 @@ mod tests {
         assert_eq!(check(&"王".repeat(200), 20).unwrap_err().code(), "TOO_LONG");
         assert_eq!(check(" 王", 20), Err(TextError::Untrimmed));
         assert_eq!(check("阿卜杜·热西提", 20), Ok(()));
+    }
+
+    #[test]
+    fn noncharacters_are_refused() {
+        for c in [
+            '\u{FFFF}',
+            '\u{FFFE}',
+            '\u{FDD0}',
+            '\u{FDEF}',
+            '\u{10FFFF}',
+            '\u{1FFFE}',
+        ] {
+            let s = format!("王{c}明");
+            assert_eq!(
+                check(&s, 20),
+                Err(TextError::Noncharacter {
+                    code: u32::from(c),
+                    position: 2
+                }),
+                "{c:?}"
+            );
+        }
+        assert_eq!(check("王\u{FDCF}\u{FFFD}", 20), Ok(()));
+    }
+
+    #[test]
+    fn display_safe_escapes_what_check_refuses() {
+        assert_eq!(display_safe("欧阳晓燕"), "欧阳晓燕");
+        assert_eq!(
+            display_safe("A\u{1b}]0;x\u{7}\u{202e}B\u{FFFF}"),
+            "A\\u{001B}]0;x\\u{0007}\\u{202E}B\\u{FFFF}"
+        );
     }
 }

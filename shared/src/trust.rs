@@ -10,8 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::keys::{Jwk, KeyError, KeyId, PublicKey, SecretKey};
+use crate::text::{self, TextError};
 
 /// Largest trust list accepted, bytes.
 pub const MAX_TRUST_LIST_BYTES: usize = 1024 * 1024;
@@ -21,6 +23,8 @@ pub const MAX_KEYS: usize = 1000;
 pub const FORMAT: &str = "gdrp-trust-list/1";
 /// The JWS `typ` header value.
 pub const JWS_TYP: &str = "gdrp-trust-list+json";
+/// Longest publisher or issuer display name, characters.
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// What a key may sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +55,8 @@ pub struct KeyEntry {
     /// After this instant nothing signed by the key is accepted (optional; RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_until: Option<String>,
-    /// Credentials with `iat` at or after this instant are refused (RFC 3339).
+    /// When the key was reported compromised (RFC 3339). Whoever holds a stolen key can write
+    /// any `iat`, so once this is set nothing signed by the key is accepted, whatever its `iat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compromised_since: Option<String>,
     /// A TEST-ONLY key: everything it signs is reported as a test credential.
@@ -122,6 +127,26 @@ pub enum TrustError {
     /// The signed payload is not a valid trust list.
     #[error("trust list content: {0}")]
     Content(String),
+    /// The same key id appears in two entries: the list is ambiguous (which entry's windows,
+    /// usages and compromise apply?), so it is refused as a whole.
+    #[error("trust list names key {kid} twice (entries {first} and {second})")]
+    DuplicateKey {
+        /// The repeated key id.
+        kid: KeyId,
+        /// 0-based index of the first entry.
+        first: usize,
+        /// 0-based index of the repeated entry.
+        second: usize,
+    },
+    /// A display name (the publisher or a key's issuer) breaks the text rules (control, bidi or
+    /// other format characters, noncharacters, …): it would be printed next to every verdict.
+    #[error("trust list {field}: {error}")]
+    Text {
+        /// Which name (`publisher` or `key N issuer`).
+        field: String,
+        /// The rule broken.
+        error: TextError,
+    },
     /// A key entry is unusable.
     #[error("trust list key {index} ({kid}): {error}")]
     Key {
@@ -186,7 +211,7 @@ pub enum KeyUseError {
         /// When the object was (or would be) signed.
         at: DateTime<Utc>,
     },
-    /// The key was reported compromised at or before `at`.
+    /// The key was reported compromised (at any time: a thief can backdate `iat`).
     #[error("the key was reported compromised on {}", rfc3339(*.since))]
     Compromised {
         /// When the compromise began, as the trust list says.
@@ -206,7 +231,9 @@ impl TrustedKey {
 
     /// Whether the key may sign an object of `usage` at `at` (the object's signing time: `iat`
     /// for a verifier, the current time for an issuer): its usages include `usage`, `at` lies in
-    /// `signing_from..=signing_until`, and `at` is before `compromised_since` if that is set.
+    /// `signing_from..=signing_until`, and the key was never reported compromised. A compromised
+    /// key is refused whatever `at` says: `at` comes from the signed object, and whoever stole
+    /// the key can sign any `iat`, including one before `compromised_since`.
     /// The first rule broken is the error; [`TrustedKey::use_errors`] gives them all.
     ///
     /// The key's `verify_until` (no longer accepted at verification time) is not a signing rule
@@ -232,9 +259,7 @@ impl TrustedKey {
                 at,
             });
         }
-        if let Some(since) = self.compromised_since
-            && at >= since
-        {
+        if let Some(since) = self.compromised_since {
             errors.push(KeyUseError::Compromised { since });
         }
         errors
@@ -258,6 +283,9 @@ pub struct TrustList {
     pub root: KeyId,
     /// The keys.
     pub keys: Vec<TrustedKey>,
+    /// SHA-256 of the signed payload (its base64url text as signed): two lists with the same
+    /// sequence and different digests are two different publications.
+    pub digest: [u8; 32],
 }
 
 fn parse_time(s: &str, what: &str) -> Result<DateTime<Utc>, TrustError> {
@@ -311,7 +339,9 @@ impl TrustList {
         }
         let body: TrustListBody = serde_json::from_slice(&b64(&jws.payload, "payload")?)
             .map_err(|e| TrustError::Content(e.to_string()))?;
-        Self::from_body(&body, root.id())
+        let mut list = Self::from_body(&body, root.id())?;
+        list.digest = sha2::Sha256::digest(jws.payload.as_bytes()).into();
+        Ok(list)
     }
 
     fn from_body(body: &TrustListBody, root: KeyId) -> Result<TrustList, TrustError> {
@@ -324,8 +354,21 @@ impl TrustList {
         if body.keys.len() > MAX_KEYS {
             return Err(TrustError::Content(format!("more than {MAX_KEYS} keys")));
         }
-        let mut keys = Vec::with_capacity(body.keys.len());
+        let name = |field: String, s: &str| {
+            text::check(s, MAX_NAME_CHARS).map_err(|error| TrustError::Text { field, error })
+        };
+        name("publisher".into(), &body.publisher)?;
+        let mut seen = std::collections::BTreeMap::new();
+        let mut keys: Vec<TrustedKey> = Vec::with_capacity(body.keys.len());
         for (index, e) in body.keys.iter().enumerate() {
+            if let Some(first) = seen.insert(e.kid, index) {
+                return Err(TrustError::DuplicateKey {
+                    kid: e.kid,
+                    first,
+                    second: index,
+                });
+            }
+            name(format!("key {index} issuer"), &e.issuer)?;
             let key_err = |error| TrustError::Key {
                 index,
                 kid: e.kid.to_string(),
@@ -373,6 +416,7 @@ impl TrustList {
             test: body.test,
             root,
             keys,
+            digest: [0; 32],
         })
     }
 
@@ -577,25 +621,93 @@ mod tests {
     }
 
     #[test]
-    fn key_use_from_the_compromise_on_is_refused() {
+    fn key_use_of_a_compromised_key_is_refused_whatever_the_time() {
         let key = trusted(vec![Usage::Permit], Some("2027-01-01T00:00:00Z"));
+        // A thief can sign with an iat before the compromise: it is refused too.
+        for t in ["2026-06-01T00:00:00Z", "2027-01-01T00:00:00Z"] {
+            let err = key.check_use(Usage::Permit, at(t)).unwrap_err();
+            assert_eq!(
+                err,
+                KeyUseError::Compromised {
+                    since: at("2027-01-01T00:00:00Z")
+                }
+            );
+        }
         assert_eq!(
-            key.check_use(Usage::Permit, at("2026-12-31T23:59:59Z")),
-            Ok(())
-        );
-        let err = key
-            .check_use(Usage::Permit, at("2027-01-01T00:00:00Z"))
-            .unwrap_err();
-        assert_eq!(
-            err,
-            KeyUseError::Compromised {
-                since: at("2027-01-01T00:00:00Z")
-            }
-        );
-        assert_eq!(
-            err.to_string(),
+            key.check_use(Usage::Permit, at("2026-06-01T00:00:00Z"))
+                .unwrap_err()
+                .to_string(),
             "the key was reported compromised on 2027-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn a_key_listed_twice_refuses_the_list() {
+        let root = SecretKey::from_seed(&[1; 32]).unwrap();
+        let issuer = SecretKey::from_seed(&[2; 32]).unwrap();
+        let clean = entry(&issuer);
+        let mut compromised = entry(&issuer);
+        compromised.compromised_since = Some("2026-06-01T00:00:00Z".into());
+        let doc = sign_unchecked(&body(vec![clean, compromised]), &root);
+        assert_eq!(
+            TrustList::verify(doc.as_bytes(), root.public()),
+            Err(TrustError::DuplicateKey {
+                kid: issuer.public().id(),
+                first: 0,
+                second: 1
+            })
+        );
+    }
+
+    #[test]
+    fn names_with_control_bidi_or_noncharacters_refuse_the_list() {
+        let root = SecretKey::from_seed(&[1; 32]).unwrap();
+        let issuer = SecretKey::from_seed(&[2; 32]).unwrap();
+        for bad in [
+            "GD\u{1b}[2J\u{1b}]0;x\u{7}",
+            "GD \u{202e}DILAV",
+            "GD\u{FFFF}",
+            "GD\u{9b}31m",
+        ] {
+            let mut e = entry(&issuer);
+            e.issuer = bad.into();
+            let doc = sign_unchecked(&body(vec![e]), &root);
+            assert!(
+                matches!(
+                    TrustList::verify(doc.as_bytes(), root.public()),
+                    Err(TrustError::Text { ref field, .. }) if field == "key 0 issuer"
+                ),
+                "{bad:?}"
+            );
+            let mut b = body(vec![entry(&issuer)]);
+            b.publisher = bad.into();
+            let doc = sign_unchecked(&b, &root);
+            assert!(
+                matches!(
+                    TrustList::verify(doc.as_bytes(), root.public()),
+                    Err(TrustError::Text { ref field, .. }) if field == "publisher"
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Signs a body without the checks of [`sign`], as an attacker holding the root would.
+    fn sign_unchecked(body: &TrustListBody, root: &SecretKey) -> String {
+        let header = JwsHeader {
+            alg: "EdDSA".into(),
+            kid: root.public().id(),
+            typ: JWS_TYP.into(),
+        };
+        let protected = URL_SAFE_NO_PAD.encode(to_json(&header).unwrap());
+        let payload = URL_SAFE_NO_PAD.encode(to_json(body).unwrap());
+        let sig = root.sign(format!("{protected}.{payload}").as_bytes());
+        serde_json::to_string(&Jws {
+            protected,
+            payload,
+            signature: URL_SAFE_NO_PAD.encode(sig),
+        })
+        .unwrap()
     }
 
     #[test]

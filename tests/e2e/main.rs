@@ -14,3 +14,4 @@ mod issue_verify;
 mod json_suite;
 mod lifecycle_cli;
 mod negative;
+mod negative_session;

@@ -1,7 +1,9 @@
 //! Negative vectors: one data file per malformation in `tests/vectors/negative/`, each naming
 //! the stage that must fail and the reason code it must produce. The files are generated
 //! deterministically (Ed25519 signatures are deterministic) by the ignored test
-//! `regenerate_negative_vectors`; the normal test reads them back and checks every one.
+//! `regenerate_negative_vectors`; the normal test reads them back and checks every one. A vector
+//! with a `trust` field brings its own root, trust list, status list, verifier state and clock
+//! (see `negative_session.rs`) and is replayed through a verifier session.
 
 use std::path::PathBuf;
 
@@ -482,10 +484,10 @@ fn regenerate_negative_vectors() {
     add(
         "53-unknown-permit-field",
         "claims",
-        signed(claims_value(|p| p.push((int(15), Value::Text("x".into()))))),
+        signed(claims_value(|p| p.push((int(16), Value::Text("x".into()))))),
         Verdict::Invalid,
         &["MALFORMED"],
-        "permit field key 15 (unknown)",
+        "permit field key 16 (unknown)",
     );
     add(
         "54-name-bidi-override",
@@ -590,6 +592,56 @@ fn regenerate_negative_vectors() {
         &["MALFORMED"],
         "iat before exp in the claims map",
     );
+    add(
+        "63-issued-before-birth",
+        "claims",
+        signed(claims_value(|p| {
+            p[3].1 = Value::Text("430524202701019024".into());
+        })),
+        Verdict::Invalid,
+        &["MALFORMED"],
+        "holder born 2027-01-01, permit issued 2026-11-25",
+    );
+    add(
+        "64-iat-before-issue-date",
+        "claims",
+        signed(Value::Map(vec![
+            bm[0].clone(),
+            (int(6), int(claims().issued_at - 1)),
+            bm[2].clone(),
+        ])),
+        Verdict::Invalid,
+        &["MALFORMED"],
+        "credential signed one second before the start (CST) of the permit's issue date",
+    );
+    for (name, c, desc) in [
+        (
+            "65-name-noncharacter-ffff",
+            '\u{FFFF}',
+            "U+FFFF in the name",
+        ),
+        (
+            "66-name-noncharacter-fdd0",
+            '\u{FDD0}',
+            "U+FDD0 in the name",
+        ),
+        (
+            "67-name-noncharacter-10ffff",
+            '\u{10FFFF}',
+            "U+10FFFF in the name",
+        ),
+    ] {
+        add(
+            name,
+            "claims",
+            signed(claims_value(|p| {
+                p[2].1 = Value::Text(format!("欧阳{c}晓燕"))
+            })),
+            Verdict::Invalid,
+            &["MALFORMED"],
+            desc,
+        );
+    }
     // time
     let at = |s: &str| s.to_owned();
     let mut time_vectors = vec![
@@ -648,6 +700,13 @@ fn regenerate_negative_vectors() {
     for (name, stage, t, verdict, codes, desc, at) in time_vectors.drain(..) {
         write(name, stage, &t, verdict, &codes, desc, &at);
     }
+    for (name, j) in crate::negative_session::vectors() {
+        std::fs::write(
+            dir().join(format!("{name}.json")),
+            serde_json::to_string_pretty(&j).unwrap() + "\n",
+        )
+        .unwrap();
+    }
 }
 
 #[test]
@@ -664,8 +723,24 @@ fn negative_vectors() {
         let at = chrono::DateTime::parse_from_rfc3339(j["at"].as_str().unwrap())
             .unwrap()
             .to_utc();
-        let o = verify::verify_text(j["text"].as_str().unwrap(), &common::ctx(&trust, at));
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let o = if j.get("trust").is_some() {
+            // A vector with its own trust list, status list, state and clock.
+            match crate::negative_session::replay(&j, at) {
+                Ok(o) => o,
+                Err(refused) => {
+                    assert_eq!(j["expect"]["verdict"], "REFUSED", "{name}: {refused}");
+                    assert!(
+                        refused.contains(j["expect"]["error"].as_str().unwrap()),
+                        "{name}: {refused}"
+                    );
+                    n += 1;
+                    continue;
+                }
+            }
+        } else {
+            verify::verify_text(j["text"].as_str().unwrap(), &common::ctx(&trust, at))
+        };
         assert_eq!(
             o.verdict.as_str(),
             j["expect"]["verdict"],
@@ -691,7 +766,7 @@ fn negative_vectors() {
             }
         }
         match stage {
-            "claims" | "time" | "none" => assert!(
+            "claims" | "time" | "none" | "status" | "trust" => assert!(
                 o.permit.is_some() == (stage != "claims"),
                 "{name}: permit visibility"
             ),
@@ -699,5 +774,5 @@ fn negative_vectors() {
         }
         n += 1;
     }
-    assert!(n >= 45, "only {n} vectors");
+    assert!(n >= 65, "only {n} vectors");
 }

@@ -10,7 +10,7 @@ use permit_shared::reason::Code;
 use permit_shared::trust::{TrustError, TrustList};
 
 use crate::report::Report;
-use crate::state::State;
+use crate::state::{Seen, State};
 use crate::verify::{self, ClockSource, Context, Policy, Reason, VerifiedStatusList};
 
 /// What a session starts from.
@@ -52,19 +52,26 @@ impl Session {
     pub fn open(input: SessionInput<'_>) -> Result<Session, TrustError> {
         let trust = TrustList::verify(input.trust_document, input.root)?;
         let mut state = input.state;
-        let floor = state.clock_floor;
         let mut notes = Vec::new();
         let root = trust.root.to_string();
-        let seen = state.trust_sequences.get(&root).copied();
-        if !state.observe_trust(&root, trust.sequence) {
-            notes.push(Reason::new(
+        let seen = state.trust_sequences.get(&root).copied().unwrap_or(0);
+        match state.observe_trust_list(&root, trust.sequence, &trust.digest) {
+            Seen::Newer | Seen::Same => {}
+            Seen::Rollback => notes.push(Reason::new(
                 Code::TrustListRollback,
                 format!(
-                    "trust list sequence {} is lower than {} already seen",
-                    trust.sequence,
-                    seen.unwrap_or(0)
+                    "trust list sequence {} is lower than {seen} already seen",
+                    trust.sequence
                 ),
-            ));
+            )),
+            Seen::Conflict => notes.push(Reason::new(
+                Code::TrustListConflict,
+                format!(
+                    "ALARM: trust list sequence {} differs from the list with that sequence already \
+                     seen: the root signed two different lists as one publication; report this",
+                    trust.sequence
+                ),
+            )),
         }
         state.observe_time(trust.issued_at);
         let status = match input.status {
@@ -75,26 +82,44 @@ impl Session {
                     None
                 }
                 Ok(s) => {
-                    let seen = state.status_sequences.get(&s.token.uri).copied();
-                    if state.observe_status(&s.token.uri, s.token.sequence) {
-                        if let Some(t) = DateTime::from_timestamp(s.token.issued_at, 0) {
-                            state.observe_time(t);
+                    let t = &s.token;
+                    let seen = state.status_sequences.get(&t.uri).copied().unwrap_or(0);
+                    let digest = permit_shared::status::token_digest(bytes);
+                    match state.observe_status_list(&t.uri, t.sequence, &digest) {
+                        Seen::Newer | Seen::Same => {
+                            if let Some(at) = DateTime::from_timestamp(t.issued_at, 0) {
+                                state.observe_time(at);
+                            }
+                            Some(s)
                         }
-                        Some(s)
-                    } else {
-                        notes.push(Reason::new(
-                            Code::StatusRollback,
-                            format!(
-                                "{name}: status list sequence {} is older than {} already seen; not used",
-                                s.token.sequence,
-                                seen.unwrap_or(0)
-                            ),
-                        ));
-                        None
+                        Seen::Rollback => {
+                            notes.push(Reason::new(
+                                Code::StatusRollback,
+                                format!(
+                                    "{name}: status list sequence {} is older than {seen} already seen; not used",
+                                    t.sequence
+                                ),
+                            ));
+                            None
+                        }
+                        Seen::Conflict => {
+                            notes.push(Reason::new(
+                                Code::StatusListConflict,
+                                format!(
+                                    "{name}: ALARM: status list sequence {} differs from the list with that \
+                                     sequence already seen (it may drop a cancellation); not used; report this",
+                                    t.sequence
+                                ),
+                            ));
+                            None
+                        }
                     }
                 }
             },
         };
+        // The signed times of the lists just verified are times already trusted: a device clock
+        // earlier than them is wrong now, not only from the next session on.
+        let floor = state.clock_floor;
         Ok(Session {
             trust,
             status,

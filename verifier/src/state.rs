@@ -26,6 +26,28 @@ pub struct State {
     /// Highest status-list sequence seen, by list URI.
     #[serde(default)]
     pub status_sequences: BTreeMap<String, u64>,
+    /// Digest (hex SHA-256 of the signed payload) of the trust list with the highest sequence
+    /// seen, by root key id: another list with that sequence is a conflict.
+    #[serde(default)]
+    pub trust_digests: BTreeMap<String, String>,
+    /// Digest (hex SHA-256 of the signed token) of the status list with the highest sequence
+    /// seen, by list URI: another list with that sequence is a conflict.
+    #[serde(default)]
+    pub status_digests: BTreeMap<String, String>,
+}
+
+/// How a list compares with the lists of its kind already seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A higher sequence than any seen (or the first): recorded.
+    Newer,
+    /// The list already seen with the highest sequence, loaded again.
+    Same,
+    /// A lower sequence than one already seen.
+    Rollback,
+    /// The highest sequence already seen, but a different list: the signer published two lists
+    /// under one sequence (a signing fault or a stolen key), one of which may hide a change.
+    Conflict,
 }
 
 /// Why the state could not be read or written.
@@ -120,6 +142,26 @@ impl State {
     pub fn observe_status(&mut self, uri: &str, sequence: u64) -> bool {
         observe(&mut self.status_sequences, uri, sequence)
     }
+
+    /// Records a trust list by its root, sequence and digest, and says how it compares.
+    pub fn observe_trust_list(&mut self, root: &str, sequence: u64, digest: &[u8]) -> Seen {
+        observe_list(
+            (&mut self.trust_sequences, &mut self.trust_digests),
+            root,
+            sequence,
+            digest,
+        )
+    }
+
+    /// Records a status list by its URI, sequence and digest, and says how it compares.
+    pub fn observe_status_list(&mut self, uri: &str, sequence: u64, digest: &[u8]) -> Seen {
+        observe_list(
+            (&mut self.status_sequences, &mut self.status_digests),
+            uri,
+            sequence,
+            digest,
+        )
+    }
 }
 
 fn observe(m: &mut BTreeMap<String, u64>, key: &str, sequence: u64) -> bool {
@@ -128,6 +170,32 @@ fn observe(m: &mut BTreeMap<String, u64>, key: &str, sequence: u64) -> bool {
         _ => {
             m.insert(key.to_owned(), sequence);
             true
+        }
+    }
+}
+
+fn observe_list(
+    (sequences, digests): (&mut BTreeMap<String, u64>, &mut BTreeMap<String, String>),
+    key: &str,
+    sequence: u64,
+    digest: &[u8],
+) -> Seen {
+    let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    match sequences.get(key) {
+        Some(seen) if sequence < *seen => Seen::Rollback,
+        Some(seen) if sequence == *seen => match digests.get(key) {
+            Some(d) if *d != digest => Seen::Conflict,
+            Some(_) => Seen::Same,
+            // Seen before digests were kept: remember this one.
+            None => {
+                digests.insert(key.to_owned(), digest);
+                Seen::Same
+            }
+        },
+        _ => {
+            sequences.insert(key.to_owned(), sequence);
+            digests.insert(key.to_owned(), digest);
+            Seen::Newer
         }
     }
 }
@@ -152,5 +220,21 @@ mod tests {
         assert_eq!(State::load(&p).unwrap(), s);
         std::fs::write(&p, "{").unwrap();
         assert!(matches!(State::load(&p), Err(StateError::Damaged { .. })));
+    }
+
+    #[test]
+    fn same_sequence_different_content_is_a_conflict() {
+        let mut s = State::default();
+        assert_eq!(s.observe_status_list("u", 5, b"a"), Seen::Newer);
+        assert_eq!(s.observe_status_list("u", 5, b"a"), Seen::Same);
+        assert_eq!(s.observe_status_list("u", 5, b"b"), Seen::Conflict);
+        assert_eq!(s.observe_status_list("u", 4, b"c"), Seen::Rollback);
+        assert_eq!(s.observe_status_list("u", 6, b"d"), Seen::Newer);
+        assert_eq!(s.observe_trust_list("r", 1, b"a"), Seen::Newer);
+        assert_eq!(s.observe_trust_list("r", 1, b"b"), Seen::Conflict);
+        // A state from before digests were kept adopts the first digest it sees.
+        s.observe_trust("q", 3);
+        assert_eq!(s.observe_trust_list("q", 3, b"a"), Seen::Same);
+        assert_eq!(s.observe_trust_list("q", 3, b"b"), Seen::Conflict);
     }
 }

@@ -17,10 +17,14 @@ use permit_shared::credential::{self, Claims, DecodeError, Envelope};
 use permit_shared::keys::KeyId;
 use permit_shared::reason::{Code, Severity};
 use permit_shared::status::{Status, StatusListToken};
+use permit_shared::text::display_safe;
 use permit_shared::trust::{KeyUseError, TrustList, TrustedKey, Usage};
 use permit_shared::{applicant, civil, division};
 
 use crate::normalise;
+
+mod status;
+use status::{check_status, hex, status_list_mismatch};
 
 /// The overall verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,6 +124,8 @@ pub struct VerifiedStatusList {
     pub token: StatusListToken,
     /// The key that signed it.
     pub key_id: KeyId,
+    /// The holder of that key, as the trust list names it.
+    pub issuer: String,
 }
 
 /// Why a status list could not be used.
@@ -160,11 +166,15 @@ pub fn verify_status_list(
                         KeyUseError::OutsideSigningWindow { .. } => {
                             "signed outside the key's signing window"
                         }
-                        KeyUseError::Compromised { .. } => "signed after the key's compromise",
+                        KeyUseError::Compromised { .. } => "the key was reported compromised",
                     },
                 ));
             }
-            return Ok(VerifiedStatusList { token, key_id: kid });
+            return Ok(VerifiedStatusList {
+                token,
+                key_id: kid,
+                issuer: k.issuer.clone(),
+            });
         }
     }
     if any {
@@ -322,9 +332,8 @@ impl AuthenticPermit {
             endorsed_until: p.endorsed_until.to_string(),
             credential_issued_at: rfc3339(self.claims.issued_at),
             status_index: p.status_index,
-            photo_ref: p
-                .photo
-                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect()),
+            photo_ref: p.photo.map(|b| hex(&b)),
+            status_list: p.status_list.map(|b| hex(&b)),
             test: p.test,
         }
     }
@@ -379,6 +388,10 @@ pub struct PermitView {
     /// Photo reference, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo_ref: Option<String>,
+    /// The id of the status list the credential names (permit field 15), hex; absent in older
+    /// credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_list: Option<String>,
     /// Marked as test data.
     pub test: bool,
 }
@@ -493,7 +506,7 @@ fn provenance(ctx: &Context<'_>) -> Provenance {
         issuer: None,
         trust_list: TrustProvenance {
             sequence: t.sequence,
-            publisher: t.publisher.clone(),
+            publisher: display_safe(&t.publisher),
             root: t.root.to_string(),
             issued_at: rfc(t.issued_at),
             expires_at: rfc(t.expires_at),
@@ -501,7 +514,7 @@ fn provenance(ctx: &Context<'_>) -> Provenance {
             test: t.test,
         },
         status_list: ctx.status.map(|s| StatusProvenance {
-            uri: s.token.uri.clone(),
+            uri: display_safe(&s.token.uri),
             sequence: s.token.sequence,
             issued_at: rfc3339(s.token.issued_at),
             next_update: rfc3339(s.token.next_update()),
@@ -593,7 +606,7 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
         ));
         return Outcome::finish(reasons, None, prov);
     };
-    prov.issuer = Some(key.issuer.clone());
+    prov.issuer = Some(display_safe(&key.issuer));
     let claims = match verified.claims() {
         Ok(c) => c,
         Err(e) => {
@@ -604,11 +617,16 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
     check_trust(key, &claims, ctx, &mut reasons);
     check_time(&claims, ctx, &mut reasons);
     if let (Some(s), Some(sp)) = (ctx.status, prov.status_list.as_mut()) {
-        sp.entry = check_status(s, &claims, ctx, &mut reasons);
-    } else if !reasons
-        .iter()
-        .any(|r| r.code == Code::StatusListInvalid || r.code == Code::StatusRollback)
-    {
+        match status_list_mismatch(s, key, &claims) {
+            None => sp.entry = check_status(s, &claims, ctx, &mut reasons),
+            Some(r) => reasons.push(r),
+        }
+    } else if !reasons.iter().any(|r| {
+        matches!(
+            r.code,
+            Code::StatusListInvalid | Code::StatusRollback | Code::StatusListConflict
+        )
+    }) {
         reasons.push(Reason::new(
             Code::StatusUnknown,
             "no status list given: cancellations are not checked (use --status)",
@@ -730,60 +748,4 @@ fn check_time(c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
             ),
         ));
     }
-}
-
-fn check_status(
-    s: &VerifiedStatusList,
-    c: &Claims,
-    ctx: &Context<'_>,
-    reasons: &mut Vec<Reason>,
-) -> Option<Status> {
-    let t = &s.token;
-    let stale_at = t.next_update() + ctx.policy.status_grace.num_seconds();
-    if ctx.at.timestamp() > stale_at {
-        reasons.push(Reason::new(
-            Code::StatusStale,
-            format!(
-                "status list {} was due for update at {} (grace {} h); get a current list",
-                t.sequence,
-                rfc3339(t.next_update()),
-                ctx.policy.status_grace.num_hours()
-            ),
-        ));
-    }
-    let idx = c.permit.status_index;
-    let Some(st) = t.list.get(idx) else {
-        reasons.push(Reason::new(
-            Code::StatusIndexOutOfRange,
-            format!(
-                "status list {} has {} entries, no entry {idx}",
-                t.sequence,
-                t.list.len()
-            ),
-        ));
-        return None;
-    };
-    match st {
-        Status::Valid => {}
-        Status::Revoked => reasons.push(Reason::new(
-            Code::Revoked,
-            format!("cancelled (注销) according to status list {}", t.sequence),
-        )),
-        Status::Suspended => {
-            if !reasons.iter().any(|r| r.code == Code::Suspended) {
-                reasons.push(Reason::new(
-                    Code::Suspended,
-                    format!("suspended according to status list {}", t.sequence),
-                ));
-            }
-        }
-        Status::Superseded => reasons.push(Reason::new(
-            Code::Superseded,
-            format!(
-                "credential version {} was replaced by a newer one (status list {}); ask the holder to refresh the code",
-                c.permit.version, t.sequence
-            ),
-        )),
-    }
-    Some(st)
 }

@@ -214,7 +214,9 @@ fn compare(c: &CredentialRecord, p: &PermitRecord, claims: &Claims) -> Result<()
         ));
     }
     if c.version == p.current_version {
-        let expected = crate::lifecycle::credential_claims(p, c.status_index, c.issued_at)
+        // The list id is taken from the credential: the row does not record it.
+        let index = (c.status_index, claims.permit.status_list);
+        let expected = crate::lifecycle::credential_claims(p, index, c.issued_at)
             .map_err(|e| format!("the permit cannot be encoded: {e}"))?;
         if expected != *claims {
             return Err(

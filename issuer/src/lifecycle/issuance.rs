@@ -8,6 +8,7 @@ use permit_shared::applicant::Applicant;
 use permit_shared::citizen_id::CitizenId;
 use permit_shared::credential::{self, Claims, PermitClaim};
 use permit_shared::keys::SecretKey;
+use permit_shared::status::{self, LIST_ID_LEN};
 use permit_shared::{civil, division};
 
 use super::{Issued, Office, Result, issued_view, parse_photo_ref, random_below, refused};
@@ -87,6 +88,11 @@ pub struct IssuePlan {
     pub status_index: u64,
     /// Signing time, Unix seconds (`iat`, and the permit's creation time).
     pub issued_at: i64,
+    /// The status list the credential names (permit field 15: the list id of
+    /// `status_list.uri`). Absent in plans recorded before the claim existed, which sign
+    /// without it, as they did then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_list: Option<[u8; LIST_ID_LEN]>,
 }
 
 impl IssuePlan {
@@ -159,6 +165,7 @@ pub fn plan_issue(
         authority: a.residence_district,
         status_index,
         issued_at: office.now.timestamp(),
+        status_list: Some(status::list_id(&s.status_list.uri)),
     })
 }
 
@@ -166,7 +173,7 @@ pub fn plan_issue(
 pub fn sign_issue(plan: IssuePlan, key: &SecretKey) -> Result<SignedIssue> {
     let credential = sign_credential(
         &plan.permit(),
-        plan.status_index,
+        (plan.status_index, plan.status_list),
         plan.issued_at,
         "issued",
         key,
@@ -225,14 +232,26 @@ pub(super) fn mint(
     cause: &str,
 ) -> Result<CredentialRecord> {
     let status_index = next_status_index(tx, office.settings.status_list.capacity)?;
-    let rec = sign_credential(p, status_index, office.now.timestamp(), cause, signer.key())?;
+    let list = Some(status::list_id(&office.settings.status_list.uri));
+    let rec = sign_credential(
+        p,
+        (status_index, list),
+        office.now.timestamp(),
+        cause,
+        signer.key(),
+    )?;
     tx.insert_credential(&rec)?;
     Ok(rec)
 }
 
 /// The claims of a permit's current version, as its credential signs them (also what the
-/// ledger audit expects the current credential to hold). Pure.
-pub fn credential_claims(p: &PermitRecord, status_index: u64, issued_at: i64) -> Result<Claims> {
+/// ledger audit expects the current credential to hold), with its status-list index and the
+/// id of the list that index refers to (permit field 15, absent in older credentials). Pure.
+pub fn credential_claims(
+    p: &PermitRecord,
+    (status_index, status_list): (u64, Option<[u8; LIST_ID_LEN]>),
+    issued_at: i64,
+) -> Result<Claims> {
     let d = &p.details;
     let id_number = CitizenId::parse(&d.id_number)
         .map_err(|e| LedgerError::Damaged(format!("id_number: {e}")))?;
@@ -267,6 +286,7 @@ pub fn credential_claims(p: &PermitRecord, status_index: u64, issued_at: i64) ->
             status_index,
             photo,
             test: d.test,
+            status_list,
         },
     };
     claims.permit.check().map_err(|e| {
@@ -281,12 +301,12 @@ pub fn credential_claims(p: &PermitRecord, status_index: u64, issued_at: i64) ->
 /// Builds the claims of a permit's current version and signs them. Pure.
 fn sign_credential(
     p: &PermitRecord,
-    status_index: u64,
+    (status_index, status_list): (u64, Option<[u8; LIST_ID_LEN]>),
     issued_at: i64,
     cause: &str,
     key: &SecretKey,
 ) -> Result<CredentialRecord> {
-    let claims = credential_claims(p, status_index, issued_at)?;
+    let claims = credential_claims(p, (status_index, status_list), issued_at)?;
     let text = credential::to_text(&credential::sign(&claims, key));
     Ok(CredentialRecord {
         serial: p.serial,

@@ -55,6 +55,10 @@ pub struct PermitClaim {
     pub photo: Option<[u8; PHOTO_REF_LEN]>,
     /// 14: test data (present only as `true`).
     pub test: bool,
+    /// 15: the status list this credential's `status_index` refers to, as its list id
+    /// ([`crate::status::list_id`] of the list's `sub` URI). Absent in credentials issued before
+    /// the claim existed; see `docs/FORMAT.md` for how a verifier matches a list to either.
+    pub status_list: Option<[u8; crate::status::LIST_ID_LEN]>,
 }
 
 /// Length of the photo reference, bytes.
@@ -132,6 +136,16 @@ impl PermitClaim {
         if self.endorsed_until < self.issued_on {
             return Err(claim_err("endorsed_until", "before the issue date"));
         }
+        if self.issued_on < self.id_number.birth_date() {
+            return Err(claim_err(
+                "issued_on",
+                format!(
+                    "{} is before the holder's birth date {}",
+                    self.issued_on,
+                    self.id_number.birth_date()
+                ),
+            ));
+        }
         if self.status_index > MAX_STATUS_INDEX {
             return Err(claim_err("status_index", "larger than 2^32 - 1"));
         }
@@ -139,7 +153,7 @@ impl PermitClaim {
     }
 
     fn to_value(&self) -> Value {
-        let mut m: Vec<(Value, Value)> = Vec::with_capacity(14);
+        let mut m: Vec<(Value, Value)> = Vec::with_capacity(15);
         let mut put = |k: u64, v: Value| m.push((cbor::uint(k), v));
         put(1, cbor::uint(self.serial));
         put(2, cbor::uint(u64::from(self.version)));
@@ -169,6 +183,9 @@ impl PermitClaim {
         if self.test {
             put(14, Value::Bool(true));
         }
+        if let Some(id) = self.status_list {
+            put(15, Value::Bytes(id.to_vec()));
+        }
         Value::Map(m)
     }
 
@@ -176,11 +193,11 @@ impl PermitClaim {
         let Value::Map(m) = v else {
             return Err(claim_err("permit", "not a map"));
         };
-        let mut fields: [Option<Value>; 15] = Default::default();
+        let mut fields: [Option<Value>; 16] = Default::default();
         let mut last = 0u64;
         for (k, val) in m {
             let k = cbor::as_u64(&k)
-                .filter(|k| (1..=14).contains(k))
+                .filter(|k| (1..=15).contains(k))
                 .ok_or_else(|| claim_err("permit", "unknown or non-integer field key"))?;
             if k <= last {
                 return Err(claim_err("permit", "field keys out of order or repeated"));
@@ -188,7 +205,7 @@ impl PermitClaim {
             last = k;
             fields[k as usize] = Some(val);
         }
-        let take = |fields: &mut [Option<Value>; 15], k: usize| fields[k].take();
+        let take = |fields: &mut [Option<Value>; 16], k: usize| fields[k].take();
         fn text_of(v: Option<Value>, f: &'static str) -> Result<String, DecodeError> {
             match v {
                 Some(Value::Text(s)) => Ok(s),
@@ -252,6 +269,16 @@ impl PermitClaim {
             Some(Value::Bool(true)) => true,
             Some(_) => return Err(claim_err("test", "must be true when present")),
         };
+        let status_list = match take(&mut fields, 15) {
+            None => None,
+            Some(Value::Bytes(b)) => Some(b.as_slice().try_into().map_err(|_| {
+                claim_err(
+                    "status_list",
+                    format!("must be {} bytes", crate::status::LIST_ID_LEN),
+                )
+            })?),
+            Some(_) => return Err(claim_err("status_list", "not a byte string")),
+        };
         let p = PermitClaim {
             serial,
             version,
@@ -267,6 +294,7 @@ impl PermitClaim {
             status_index,
             photo,
             test,
+            status_list,
         };
         if p.id_number.as_str() != id_text {
             return Err(DecodeError::NonCanonical {
@@ -323,6 +351,18 @@ impl Claims {
             return Err(claim_err("exp", "not after iat"));
         }
         let permit = PermitClaim::from_value(permit)?;
+        // A credential is signed when or after the permit is first issued: an `iat` before the
+        // start of the issue date (China Standard Time) is a date no issuance can produce.
+        if issued_at < civil::start_of_day(permit.issued_on) {
+            return Err(claim_err(
+                "iat",
+                format!(
+                    "{} is before the permit's issue date {}",
+                    civil::date_of_unix(issued_at),
+                    permit.issued_on
+                ),
+            ));
+        }
         let claims = Claims {
             issued_at,
             expires_at,
