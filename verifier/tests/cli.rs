@@ -89,7 +89,7 @@ fn each_reason_code_and_exit_code() {
         ("05-version-2", "UNSUPPORTED_VERSION", 1),
         ("10-non-digit", "MALFORMED", 1),
         ("30-trailing-byte", "MALFORMED", 1),
-        ("40-unknown-key", "KEY_UNKNOWN", 1),
+        ("40-unknown-key", "KEY_UNKNOWN", 3),
         ("41-signature-bit-flipped", "SIGNATURE_INVALID", 1),
         ("70-expired", "EXPIRED", 1),
         ("71-not-yet-valid", "NOT_YET_VALID", 1),
@@ -401,7 +401,11 @@ fn run_level_errors_have_stable_codes() {
 fn columns(s: &str) -> usize {
     s.chars()
         .map(|c| match c as u32 {
-            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF00..=0xFF60 => 2,
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFF00..=0xFF60 => 2,
             _ => 1,
         })
         .sum()
@@ -511,15 +515,25 @@ fn directories_empty_text_files_and_svg() {
     let o = verifier(&["verify", empty.to_str().unwrap(), "--no-state"], None);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("holds no images") && err.contains("[NO_IMAGES]"), "{err}");
-    let o = verifier(&["verify", empty.to_str().unwrap(), "--no-state", "--json"], None);
+    assert!(
+        err.contains("holds no images") && err.contains("[NO_IMAGES]"),
+        "{err}"
+    );
+    let o = verifier(
+        &["verify", empty.to_str().unwrap(), "--no-state", "--json"],
+        None,
+    );
     assert_eq!(json(&o)["error"]["code"], "NO_IMAGES");
 
     let (text, at) = vector("00-valid");
     let (unknown, _) = vector("40-unknown-key");
     let scans = dir.path().join("scans");
     std::fs::create_dir(&scans).unwrap();
-    std::fs::write(scans.join("codes.txt"), format!("{text}\r\n\r\n{unknown}\n")).unwrap();
+    std::fs::write(
+        scans.join("codes.txt"),
+        format!("{text}\r\n\r\n{unknown}\n"),
+    )
+    .unwrap();
     std::fs::write(scans.join("one.txt"), format!("{text}\n")).unwrap();
     std::fs::write(
         scans.join("permit.svg"),
@@ -527,7 +541,14 @@ fn directories_empty_text_files_and_svg() {
     )
     .unwrap();
     let o = verifier(
-        &["verify", scans.to_str().unwrap(), "--no-state", "--json", "--at", &at],
+        &[
+            "verify",
+            scans.to_str().unwrap(),
+            "--no-state",
+            "--json",
+            "--at",
+            &at,
+        ],
         None,
     );
     let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
