@@ -390,7 +390,7 @@ fn regenerate_negative_vectors() {
         "40-unknown-key",
         "key",
         text(&credential::sign(&claims(), &other)),
-        Verdict::Invalid,
+        Verdict::Indeterminate,
         &["KEY_UNKNOWN"],
         "signed by a key that is not in the trust list",
     );

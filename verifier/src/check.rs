@@ -1,9 +1,14 @@
 //! Checking inputs: every code of an image or a scanned text verified, then one decision for
 //! the input (the one permit code, or why there is none), as a [`Report`].
+//!
+//! An input that gives no whole code is not read (exit code 2, "scan again"), with no verdict
+//! on the credential: an unreadable or SVG file, an image without a code, and a single text that
+//! is empty (`NO_TEXT`) or cut off (`TRUNCATED`, see [`crate::normalise::read_failure`]).
 
 use permit_shared::credential::{self, Kind};
 use permit_shared::reason::Code;
 
+use crate::normalise::{self, ReadFailure};
 use crate::report::{CodeReport, Report};
 use crate::scan::{self, ScanLimits};
 use crate::verify::{self, Context, Provenance, Reason, Verdict};
@@ -43,6 +48,16 @@ fn kind_of(text: &str) -> (&'static str, Option<&'static str>) {
 pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimits) -> Report {
     let texts: Vec<String> = match input {
         Input::Text(t) => vec![t.to_owned()],
+        Input::Image(bytes) if is_svg(bytes) => {
+            return input_error(
+                name,
+                Reason::new(
+                    Code::SvgNotSupported,
+                    "SVG is not supported, use the PNG of the same code (PNG, JPEG, WebP, BMP, GIF and TIFF are read)",
+                ),
+                ctx,
+            );
+        }
         Input::Image(bytes) => match scan::scan_image_bytes(bytes, limits) {
             Ok(codes) => codes.into_iter().map(|c| c.text).collect(),
             Err(e) => {
@@ -51,6 +66,18 @@ pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimit
             }
         },
     };
+    if let [text] = texts.as_slice()
+        && let Some(failure) = normalise::read_failure(&normalise::normalise(text).text)
+    {
+        let reason = match failure {
+            ReadFailure::NoText => Reason::new(Code::NoText, "no text was read: scan again"),
+            ReadFailure::Truncated { detail } => Reason::new(
+                Code::Truncated,
+                format!("the text stops before the code is complete ({detail}): scan again"),
+            ),
+        };
+        return input_error(name, reason, ctx);
+    }
     let codes: Vec<CodeReport> = texts
         .iter()
         .enumerate()
@@ -143,6 +170,19 @@ fn decide(name: &str, codes: Vec<CodeReport>) -> Report {
         codes,
         input_error: false,
     }
+}
+
+/// Whether the bytes are an SVG document (after an optional byte order mark, white space and an
+/// XML declaration or comments): the issuer writes SVG codes for print, which this verifier does
+/// not rasterise.
+fn is_svg(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    t.starts_with("<svg")
+        || (t.starts_with('<')
+            && (t.starts_with("<?xml") || t.starts_with("<!"))
+            && t.contains("<svg"))
 }
 
 /// The report for an input file that could not even be read (missing, too large).

@@ -570,13 +570,11 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
     prov.key_id = Some(kid.to_string());
     let candidates: Vec<&TrustedKey> = ctx.trust.keys_with_id(kid).collect();
     if candidates.is_empty() {
-        reasons.push(Reason::new(
-            Code::KeyUnknown,
-            format!("no key {kid} in trust list {}", ctx.trust.sequence),
-        ));
-        // The key id is inside the signed header: an altered id also breaks the signature.
-        // Say so when no trusted permit key verifies it, so that tampering is not mistaken for
-        // a permit from an unknown issuer.
+        // The key id is inside the signed header: an altered id breaks the signature under the
+        // key that did sign. When a trusted permit key under another id verifies it, the id was
+        // changed (MALFORMED). Otherwise the signature was checked against no key at all: the
+        // key may simply be newer than this trust list, so the verdict is INDETERMINATE (update
+        // the list), never "forged".
         let verifies = ctx
             .trust
             .keys
@@ -590,8 +588,13 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
             )
         } else {
             Reason::new(
-                Code::SignatureInvalid,
-                "the signature verifies under no trusted key: the code was altered or forged",
+                Code::KeyUnknown,
+                format!(
+                    "no key {kid} in trust list #{} of {} ({} days old): update the trust list and verify again",
+                    ctx.trust.sequence,
+                    rfc(ctx.trust.issued_at),
+                    (ctx.at - ctx.trust.issued_at).num_days()
+                ),
             )
         });
         return Outcome::finish(reasons, None, prov);

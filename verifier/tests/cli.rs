@@ -89,7 +89,7 @@ fn each_reason_code_and_exit_code() {
         ("05-version-2", "UNSUPPORTED_VERSION", 1),
         ("10-non-digit", "MALFORMED", 1),
         ("30-trailing-byte", "MALFORMED", 1),
-        ("40-unknown-key", "KEY_UNKNOWN", 1),
+        ("40-unknown-key", "KEY_UNKNOWN", 3),
         ("41-signature-bit-flipped", "SIGNATURE_INVALID", 1),
         ("70-expired", "EXPIRED", 1),
         ("71-not-yet-valid", "NOT_YET_VALID", 1),
@@ -394,4 +394,185 @@ fn run_level_errors_have_stable_codes() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+/// Display width of a string as a terminal shows it (CJK two columns), computed here by hand so
+/// that the test does not share the implementation's crate.
+fn columns(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFF00..=0xFF60 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Issue #16 item 4: an unknown key is a trust-list question, not a forgery.
+#[test]
+fn unknown_key_is_indeterminate_never_forged() {
+    let (text, at) = vector("40-unknown-key");
+    let (c, v) = verify_text(&text, &at);
+    assert_eq!(c, 3, "{v}");
+    assert_eq!(v["verdict"], "INDETERMINATE");
+    assert!(!codes(&v).contains(&"SIGNATURE_INVALID".to_owned()), "{v}");
+    let r = &v["reasons"][0];
+    assert_eq!(r["code"], "KEY_UNKNOWN");
+    assert_eq!(r["severity"], "indeterminate");
+    let m = r["message"].as_str().unwrap();
+    assert!(m.contains("update the trust list"), "{m}");
+    assert!(m.contains("days old"), "the trust list's age: {m}");
+    assert!(!m.contains("forged") && !m.contains("altered"), "{m}");
+    let o = verifier(&["verify", "-", "--no-state", "--at", &at], Some(&text));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("INDETERMINATE"), "{out}");
+    assert!(!out.contains("forged"), "{out}");
+}
+
+/// Issue #16 item 5: an empty or cut-off scan is a read failure (scan again, exit 2); a text that
+/// is complete but wrong stays `MALFORMED` (exit 1).
+#[test]
+fn empty_or_truncated_scan_is_not_read() {
+    let (text, at) = vector("00-valid");
+    let digits = text.len() - "GDRP1:".len();
+    let cuts = [
+        String::new(),
+        "\r\n".to_owned(),
+        "GDRP".to_owned(),
+        "GDRP1:".to_owned(),
+        text[..text.len() - 1].to_owned(),
+        // Whole 7-byte groups: the digits decode, the CBOR ends early.
+        text[..6 + (digits / 17 - 2) * 17].to_owned(),
+        text[..6 + 17].to_owned(),
+    ];
+    for (i, cut) in cuts.iter().enumerate() {
+        let (c, v) = verify_text(cut, &at);
+        let want = if i < 2 { "NO_TEXT" } else { "TRUNCATED" };
+        assert_eq!(c, 2, "cut {i}: {v}");
+        assert_eq!(codes(&v), [want], "cut {i}");
+        assert_eq!(v["exit_code"], 2);
+        let m = v["reasons"][0]["message"].as_str().unwrap();
+        assert!(m.contains("scan again"), "{m}");
+    }
+    let o = verifier(
+        &["verify", "-", "--no-state", "--at", &at],
+        Some(&text[..text.len() - 20]),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("NOT READ"), "{out}");
+    // Complete but wrong: still MALFORMED, exit 1.
+    for name in ["10-non-digit", "30-trailing-byte", "29-non-shortest-length"] {
+        let (t, at) = vector(name);
+        let (c, v) = verify_text(&t, &at);
+        assert_eq!((c, codes(&v)[0].as_str()), (1, "MALFORMED"), "{name}: {v}");
+    }
+}
+
+/// Issue #16 item 6: every reason in Chinese as well as English; the permit's values aligned by
+/// display width.
+#[test]
+fn reasons_in_chinese_and_english_and_aligned_values() {
+    let (text, at) = vector("00-valid");
+    let (_, v) = verify_text(&text, &at);
+    for r in v["reasons"].as_array().unwrap() {
+        let zh = r["message_zh"].as_str().unwrap_or_else(|| panic!("{r}"));
+        assert!(zh.chars().any(|c| columns(&c.to_string()) == 2), "{zh}");
+        assert!(!r["message"].as_str().unwrap().is_empty());
+    }
+    let (bad, at2) = vector("41-signature-bit-flipped");
+    let o = verifier(&["verify", "-", "--no-state", "--at", &at2], Some(&bad));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("SIGNATURE_INVALID") && out.contains("签名核验失败"),
+        "{out}"
+    );
+    let o = verifier(&["verify", "-", "--no-state", "--at", &at], Some(&text));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let value_column = |label: &str, value: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("{label}: {out}"));
+        columns(&line[..line.find(value).unwrap_or_else(|| panic!("{line}"))])
+    };
+    let name = value_column(" Name", "欧阳晓燕");
+    assert_eq!(value_column("ID number", "430*"), name, "{out}");
+    assert_eq!(value_column("Hukou", "湖南"), name, "{out}");
+    assert_eq!(value_column("Serial", "4829"), name, "{out}");
+    assert!(out.contains("仅供测试"), "{out}");
+}
+
+/// Issue #16 item 7: an empty directory, a `.txt` of scanner text and an SVG in a directory.
+#[test]
+fn directories_empty_text_files_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = verifier(&["verify", empty.to_str().unwrap(), "--no-state"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds no images") && err.contains("[NO_IMAGES]"),
+        "{err}"
+    );
+    let o = verifier(
+        &["verify", empty.to_str().unwrap(), "--no-state", "--json"],
+        None,
+    );
+    assert_eq!(json(&o)["error"]["code"], "NO_IMAGES");
+
+    let (text, at) = vector("00-valid");
+    let (unknown, _) = vector("40-unknown-key");
+    let scans = dir.path().join("scans");
+    std::fs::create_dir(&scans).unwrap();
+    std::fs::write(
+        scans.join("codes.txt"),
+        format!("{text}\r\n\r\n{unknown}\n"),
+    )
+    .unwrap();
+    std::fs::write(scans.join("one.txt"), format!("{text}\n")).unwrap();
+    std::fs::write(
+        scans.join("permit.svg"),
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300" viewBox="0 0 41 41" shape-rendering="crispEdges"><rect width="41" height="41" fill="#fff"/><path fill="#000" d="M4 4h7v1H4z"/></svg>"##,
+    )
+    .unwrap();
+    let o = verifier(
+        &[
+            "verify",
+            scans.to_str().unwrap(),
+            "--no-state",
+            "--json",
+            "--at",
+            &at,
+        ],
+        None,
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_input = |suffix: &str| {
+        lines
+            .iter()
+            .find(|l| l["input"].as_str().is_some_and(|i| i.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("{suffix}: {lines:?}"))
+    };
+    assert_eq!(by_input("codes.txt:1")["verdict"], "VALID");
+    assert_eq!(codes(by_input("codes.txt:2"))[0], "KEY_UNKNOWN");
+    assert_eq!(by_input("one.txt")["verdict"], "VALID");
+    let svg = by_input("permit.svg");
+    assert_eq!(codes(svg), ["SVG_NOT_SUPPORTED"]);
+    assert_eq!(svg["exit_code"], 2);
+    assert!(
+        svg["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SVG is not supported, use the PNG")
+    );
+    assert_eq!(lines.len(), 5, "four reports and the summary: {lines:?}");
 }

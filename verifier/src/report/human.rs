@@ -1,11 +1,40 @@
 //! The human-readable rendering of a [`Report`]: Chinese labels with English beside them.
 
 use permit_shared::reason::{Severity, Stage};
+use unicode_width::UnicodeWidthStr as _;
 
 use super::{ClockSource, Reason, Report, Verdict};
 
+/// Display columns of a permit row's label (`姓名 Name`, …) before its value: the widest label
+/// (`公民身份号码 ID number`, 22 columns) and two spaces.
+const LABEL_COLUMNS: usize = 24;
+/// Display columns of a reason code before its message.
+const CODE_COLUMNS: usize = 27;
+
+/// `text` followed by spaces up to `columns` display columns (CJK characters count two), and at
+/// least one space.
+fn padded(text: &str, columns: usize) -> String {
+    let fill = columns.saturating_sub(text.width()).max(1);
+    format!("{text}{}", " ".repeat(fill))
+}
+
+/// A reason's lines: the code, the English message, and below it the Chinese one.
+fn reason_lines(s: &mut String, r: &Reason) {
+    s.push_str(&format!(
+        "  {}{}\n",
+        padded(r.code.as_str(), CODE_COLUMNS),
+        r.message
+    ));
+    s.push_str(&format!(
+        "  {}{}\n",
+        " ".repeat(CODE_COLUMNS),
+        r.code.description_zh()
+    ));
+}
+
 impl Report {
-    /// Human-readable text (Chinese labels with English beside them).
+    /// Human-readable text: Chinese labels with English beside them, values aligned by display
+    /// width; each reason's English message with the code's Chinese message below it.
     pub fn to_human(&self, reveal_id: bool) -> String {
         let mut s = String::new();
         let banner = match self.verdict {
@@ -18,7 +47,10 @@ impl Report {
         if let Some(p) = self.permit() {
             let v = p.view(reveal_id);
             let row = |s: &mut String, zh: &str, en: &str, val: &str| {
-                s.push_str(&format!("  {zh} {en:<16} {val}\n"));
+                s.push_str(&format!(
+                    "  {}{val}\n",
+                    padded(&format!("{zh} {en}"), LABEL_COLUMNS)
+                ));
             };
             row(&mut s, "姓名", "Name", &v.name);
             let id = v
@@ -71,13 +103,13 @@ impl Report {
         if !problems.is_empty() {
             s.push_str("reasons:\n");
             for r in problems {
-                s.push_str(&format!("  {:<26} {}\n", r.code.as_str(), r.message));
+                reason_lines(&mut s, r);
             }
         }
         if !warnings.is_empty() {
             s.push_str("warnings:\n");
             for r in warnings {
-                s.push_str(&format!("  {:<26} {}\n", r.code.as_str(), r.message));
+                reason_lines(&mut s, r);
             }
         }
         if self.codes.len() > 1 {

@@ -1,6 +1,6 @@
 //! The JSON rendering of a [`Report`] (`verifier verify --json`).
 
-use super::{JsonCode, JsonReport, Report};
+use super::{JsonCode, JsonReason, JsonReport, Report};
 
 impl Report {
     /// The JSON value (schema in [the module docs](super)).
@@ -10,7 +10,7 @@ impl Report {
             input: &self.input,
             verdict: self.verdict,
             exit_code: self.exit_code(),
-            reasons: &self.reasons,
+            reasons: JsonReason::all(&self.reasons),
             permit: self.permit().map(|p| p.view(reveal_id)),
             provenance: &self.provenance,
             codes: self
@@ -22,7 +22,7 @@ impl Report {
                     format: c.format,
                     text_length: c.text_length,
                     verdict: c.outcome.verdict,
-                    reasons: &c.outcome.reasons,
+                    reasons: JsonReason::all(&c.outcome.reasons),
                     permit: c.outcome.permit.as_ref().map(|p| p.view(reveal_id)),
                 })
                 .collect(),

@@ -17,7 +17,8 @@
 //!                  "severity": "error" | "indeterminate" | "warning",
 //!                  "stage": "input" | "format" | "structure" | "trust" | "crypto" | "time"
 //!                           | "status" | "policy",
-//!                  "message": string } ],
+//!                  "message": string,      // what exactly was found, in English
+//!                  "message_zh": string } ], // the code's message in Chinese (简体中文)
 //!   "permit": null | {                     // only when the signature verified
 //!       "serial", "version", "name", "sex", "birth_date", "id_number_masked",
 //!       "id_number" (only with --reveal-id), "ethnicity", "hukou_division", "hukou_place",
@@ -121,7 +122,7 @@ pub struct JsonReport<'a> {
     /// The process exit code for this report: 0 valid, 1 invalid, 2 input error, 3 indeterminate.
     pub exit_code: u8,
     /// Why: the decision's reasons, errors first.
-    pub reasons: &'a [Reason],
+    pub reasons: Vec<JsonReason<'a>>,
     /// The permit the decision is about, only when its signature verified.
     pub permit: Option<PermitView>,
     /// Which keys, lists and clock the decision rests on.
@@ -144,7 +145,31 @@ pub struct JsonCode<'a> {
     /// This code's own verdict.
     pub verdict: Verdict,
     /// This code's own reasons.
-    pub reasons: &'a [Reason],
+    pub reasons: Vec<JsonReason<'a>>,
     /// This code's permit, when its signature verified.
     pub permit: Option<PermitView>,
+}
+
+/// One reason of a [`JsonReport`]: `code`, `severity`, `stage` and `message` (English, specific to
+/// this input) as [`Reason`] writes them, and `message_zh`, the code's Chinese message.
+#[derive(Debug, Serialize)]
+pub struct JsonReason<'a> {
+    /// The reason.
+    #[serde(flatten)]
+    pub reason: &'a Reason,
+    /// [`Code::description_zh`](permit_shared::reason::Code::description_zh) of its code.
+    pub message_zh: &'static str,
+}
+
+impl<'a> JsonReason<'a> {
+    /// Every reason of a list, with its Chinese message.
+    pub fn all(reasons: &'a [Reason]) -> Vec<JsonReason<'a>> {
+        reasons
+            .iter()
+            .map(|reason| JsonReason {
+                reason,
+                message_zh: reason.code.description_zh(),
+            })
+            .collect()
+    }
 }

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use permit_shared::keys::{KeyError, PublicKey};
 use permit_verifier::check::{self, Input};
 use permit_verifier::demo;
+use permit_verifier::normalise;
 use permit_verifier::report::Report;
 use permit_verifier::scan::ScanLimits;
 use permit_verifier::session::{Session, SessionInput};
@@ -277,11 +278,51 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<Item>, Failure> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file())
                 .collect();
+            if files.is_empty() {
+                return Err(Failure {
+                    code: "NO_IMAGES",
+                    message: format!("{}: the directory holds no images", p.display()),
+                    hint: Some("name image files (PNG, JPEG, …) or a directory of them, or `.txt` files of scanner text".into()),
+                });
+            }
             files.sort();
-            items.extend(files.into_iter().map(Item::File));
+            for f in files {
+                items.extend(file_items(f)?);
+            }
         } else {
-            items.push(Item::File(p.clone()));
+            items.extend(file_items(p.clone())?);
         }
     }
     Ok(items)
+}
+
+/// A file to check: an image (or any other file, which the scan then names as unreadable), or,
+/// for a `.txt` file that is not an image, its scanner text with one code per line (each line an
+/// item named `FILE:N`, or `FILE` when there is one).
+fn file_items(path: PathBuf) -> Result<Vec<Item>, Failure> {
+    let is_txt = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    if !is_txt {
+        return Ok(vec![Item::File(path)]);
+    }
+    let bytes = read_capped(&path, 4 * 1024 * 1024)?;
+    if image::guess_format(&bytes).is_ok() {
+        return Ok(vec![Item::File(path)]);
+    }
+    let name = path.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
+    let lines = normalise::scanner_lines(&text);
+    if lines.len() <= 1 {
+        let text = lines.first().map_or_else(String::new, |l| (*l).to_owned());
+        return Ok(vec![Item::Text { name, text }]);
+    }
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Item::Text {
+            name: format!("{name}:{}", i + 1),
+            text: (*l).to_owned(),
+        })
+        .collect())
 }
