@@ -27,6 +27,8 @@ impl Drop for Server {
     }
 }
 
+// The child is returned inside `Server`, which waits for it when dropped.
+#[allow(clippy::zombie_processes)]
 fn start(at: &str, web: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
         .args(["serve", "--listen", "127.0.0.1:0", "--no-state", "--at", at])
