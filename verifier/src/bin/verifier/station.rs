@@ -99,17 +99,23 @@ pub(crate) fn report_line(
 ) -> Report {
     match line {
         Line::Text(t) => check::check(name, Input::Text(t), ctx, limits),
-        Line::TooLong(n) => check::input_error(
-            name,
-            Reason::new(
-                Code::InputTooLarge,
-                format!(
-                    "line of {n} bytes, more than the text limit of {} bytes; the line was skipped",
-                    limits.max_text_bytes
+        Line::TooLong(n) => {
+            // The verdict and exit code the library gives any text over the limit: INVALID (1).
+            let mut r = check::input_error(
+                name,
+                Reason::new(
+                    Code::InputTooLarge,
+                    format!(
+                        "line of {n} bytes, more than the text limit of {} bytes; the line was skipped",
+                        limits.max_text_bytes
+                    ),
                 ),
-            ),
-            ctx,
-        ),
+                ctx,
+            );
+            r.input_error = false;
+            r.verdict = Verdict::from_reasons(&r.reasons);
+            r
+        }
     }
 }
 
