@@ -196,7 +196,7 @@ pub fn unreadable(name: &str, message: &str, ctx: &Context<'_>) -> Report {
 
 /// The report for an input that gave no code to verify: indeterminate, exit code 2, with the
 /// provenance of the context (no key, no issuer).
-fn input_error(name: &str, reason: Reason, ctx: &Context<'_>) -> Report {
+pub fn input_error(name: &str, reason: Reason, ctx: &Context<'_>) -> Report {
     let outcome = verify::verify_text("", ctx);
     Report {
         input: name.to_owned(),

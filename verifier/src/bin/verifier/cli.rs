@@ -17,8 +17,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify permits: image files (PNG, JPEG, WebP, BMP, GIF, TIFF; by content), directories of
-    /// images, or `-` for scanner text on stdin (one code per line).
+    /// images, or `-` for scanner text on stdin (one code per line, each verified as it arrives:
+    /// the scan station on a terminal).
     Verify(VerifyArgs),
+    /// Serve the JSON verification API (`POST /api/v1/verify`) and, with `--web`, static files.
+    Serve(ServeArgs),
     /// Print the raw text of every QR code in an image, one per line.
     Decode {
         /// The image file.
@@ -32,6 +35,23 @@ pub struct VerifyArgs {
     /// Inputs: image files, directories (every file inside, not recursive), or `-` (stdin text).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Trust list, status list, time and state.
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Print JSON (one object; one line per input when there are several inputs).
+    #[arg(long)]
+    pub json: bool,
+    /// Show the full ID number instead of the masked one.
+    #[arg(long)]
+    pub reveal_id: bool,
+    /// Time budget per image, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub time_budget_ms: u64,
+}
+
+/// Where the trust comes from and what time it is: the options `verify` and `serve` share.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
     /// Signed trust list (JSON). Default: the embedded TEST-ONLY demo list.
     #[arg(long, value_name = "FILE")]
     pub trust: Option<PathBuf>,
@@ -48,12 +68,6 @@ pub struct VerifyArgs {
     /// apply to an explicit time.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// Print JSON (one object; one line per input when there are several inputs).
-    #[arg(long)]
-    pub json: bool,
-    /// Show the full ID number instead of the masked one.
-    #[arg(long)]
-    pub reveal_id: bool,
     /// State file (clock floor, highest list sequences seen). Default:
     /// `$XDG_STATE_HOME/gdrp-verifier/state.json` or `~/.local/state/gdrp-verifier/state.json`.
     #[arg(long, value_name = "FILE", conflicts_with = "no_state")]
@@ -61,6 +75,23 @@ pub struct VerifyArgs {
     /// Keep no state (no clock floor, no rollback detection).
     #[arg(long)]
     pub no_state: bool,
+}
+
+/// `verifier serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Serve the files of this directory (e.g. the web verifier) at `/`; nothing when absent.
+    #[arg(long, value_name = "DIR")]
+    pub web: Option<PathBuf>,
+    /// Requests handled at once; more wait for a free slot.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_concurrent: usize,
+    /// Trust list, status list, time and state.
+    #[command(flatten)]
+    pub session: SessionArgs,
     /// Time budget per image, milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub time_budget_ms: u64,

@@ -4,6 +4,9 @@
 //! also as one JSON object on stdout.
 
 mod cli;
+mod load;
+mod serve;
+mod station;
 mod verify_command;
 
 use std::io::Write as _;
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let json = matches!(&cli.command, Command::Verify(a) if a.json);
     let r = match cli.command {
         Command::Verify(a) => verify_command::run(&a),
+        Command::Serve(a) => serve::run(&a),
         Command::Decode { image } => run_decode(&image),
     };
     match r {

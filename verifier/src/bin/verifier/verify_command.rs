@@ -1,68 +1,35 @@
 //! `verifier verify`: loads the trust list, status list and state, expands the inputs, checks
 //! each, prints the reports and saves the state.
 
-use std::io::{Read as _, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
 
-use permit_shared::keys::{KeyError, PublicKey};
 use permit_verifier::check::{self, Input};
-use permit_verifier::demo;
 use permit_verifier::normalise;
 use permit_verifier::report::Report;
 use permit_verifier::scan::ScanLimits;
-use permit_verifier::session::{Session, SessionInput};
-use permit_verifier::state::State;
-use permit_verifier::verify::{self, ClockSource};
+use permit_verifier::verify;
 
 use crate::cli::VerifyArgs;
-use crate::{Failure, fail, fail_with, io_fail, read_capped};
+use crate::{Failure, fail, io_fail, read_capped};
 
 /// `verifier verify`: every input checked (in parallel), one report each on stdout, a summary
 /// when there are several; the exit code is the worst report's.
 pub(crate) fn run(a: &VerifyArgs) -> Result<u8, Failure> {
-    let (at, clock_source) = verification_time(a)?;
-    let root = load_root(a)?;
-    let trust_doc = match &a.trust {
-        Some(p) => read_capped(p, permit_shared::trust::MAX_TRUST_LIST_BYTES as u64)?,
-        None => {
-            eprintln!(
-                "warning: using the embedded TEST-ONLY demo trust list (pass --trust and --root for real permits)"
-            );
-            demo::TRUST_LIST.as_bytes().to_vec()
-        }
-    };
-    let state_file = state_path(a);
-    let state = match &state_file {
-        Some(p) => State::load(p).map_err(|e| fail_with("STATE_UNREADABLE", e.to_string()))?,
-        None => State::default(),
-    };
-    let status_doc = match &a.status {
-        Some(p) => Some((
-            p.display().to_string(),
-            read_capped(p, permit_shared::status::MAX_TOKEN_BYTES as u64)?,
-        )),
-        None => None,
-    };
-    let session = Session::open(SessionInput {
-        root: &root,
-        trust_document: &trust_doc,
-        status: status_doc.as_ref().map(|(n, b)| (n.as_str(), b.as_slice())),
-        at,
-        clock_source,
-        state,
-        status_grace: Duration::hours(i64::from(a.status_grace_hours)),
-    })
-    .map_err(|e| Failure {
-        code: "TRUST_LIST_REFUSED",
-        message: format!("trust list refused: {e}"),
-        hint: Some(
-            "pass the trust list signed by the root you pin (--trust FILE --root KEY)".into(),
-        ),
-    })?;
-    let ctx = session.context();
+    if let [only] = a.inputs.as_slice()
+        && only.as_os_str() == "-"
+    {
+        return crate::station::run(a);
+    }
+    if a.inputs.iter().any(|p| p.as_os_str() == "-") {
+        return Err(fail(
+            "`-` (stdin) must be the only input: stdin is a stream of scans of its own",
+        ));
+    }
+    let opened = crate::load::open(&a.session)?;
+    let ctx = opened.session.context();
     let limits = ScanLimits {
         time_budget: std::time::Duration::from_millis(a.time_budget_ms),
         ..ScanLimits::default()
@@ -87,35 +54,13 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<u8, Failure> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let state = session.finish(&reports);
-    if let Some(p) = &state_file
-        && let Err(e) = state.save(p)
-    {
-        eprintln!("warning: {e}");
-    }
+    opened.finish(&reports);
     let mut out = std::io::stdout().lock();
     print_reports(&mut out, &reports, a.json, a.reveal_id);
     if many {
         print_summary(&mut out, &reports, a.json);
     }
     Ok(worst_exit_code(&reports))
-}
-
-/// The `--at` time, or the device clock.
-fn verification_time(a: &VerifyArgs) -> Result<(DateTime<Utc>, ClockSource), Failure> {
-    Ok(match &a.at {
-        None => (Utc::now(), ClockSource::System),
-        Some(s) => (
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    fail(format!(
-                        "--at `{s}` is not an RFC 3339 time (e.g. 2027-01-31T09:00:00+08:00)"
-                    ))
-                })?,
-            ClockSource::Given,
-        ),
-    })
 }
 
 /// The report for one input; a file that cannot be read gets an input-error report.
@@ -193,86 +138,18 @@ fn print_summary(out: &mut impl Write, reports: &[Report], json: bool) {
     }
 }
 
-fn load_root(a: &VerifyArgs) -> Result<PublicKey, Failure> {
-    match &a.root {
-        None => demo::root()
-            .map_err(|e| fail_with("ROOT_KEY_INVALID", format!("embedded demo root: {e}"))),
-        Some(p) => {
-            let bytes = read_capped(p, 64 * 1024)?;
-            PublicKey::from_pem_or_jwk(&bytes).map_err(|e| {
-                // A file that is not JSON is named by the parser's message alone (as before
-                // the sniffing moved to `permit_shared`), so that the output stays the same.
-                let detail = match e {
-                    KeyError::JwkJson(detail) => detail,
-                    other => other.to_string(),
-                };
-                fail_with("ROOT_KEY_INVALID", format!("{}: {detail}", p.display()))
-            })
-        }
-    }
-}
-
-fn state_path(a: &VerifyArgs) -> Option<PathBuf> {
-    if a.no_state {
-        return None;
-    }
-    if let Some(p) = &a.state {
-        return Some(p.clone());
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    Some(base.join("gdrp-verifier").join("state.json"))
-}
-
-/// Expands the inputs: directories to their files (sorted), `-` to stdin lines.
+/// Expands the inputs: directories to their files (sorted).
 enum Item {
-    Text { name: String, text: String },
+    /// A file: an image, or anything else, which the scan names as unreadable.
     File(PathBuf),
+    /// One line of scanner text from a `.txt` file.
+    Text { name: String, text: String },
 }
 
 fn expand(inputs: &[PathBuf]) -> Result<Vec<Item>, Failure> {
     let mut items = Vec::new();
     for p in inputs {
-        if p.as_os_str() == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .take(4 * 1024 * 1024)
-                .read_to_end(&mut buf)
-                .map_err(|e| io_fail("stdin", &e))?;
-            if image::guess_format(&buf).is_ok() {
-                let tmp =
-                    std::env::temp_dir().join(format!("verifier-stdin-{}", std::process::id()));
-                std::fs::write(&tmp, &buf).map_err(|e| io_fail("stdin", &e))?;
-                items.push(Item::File(tmp));
-                continue;
-            }
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            let lines: Vec<&str> = text
-                .split('\n')
-                .map(|l| l.trim_end_matches('\r'))
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            if lines.is_empty() {
-                items.push(Item::Text {
-                    name: "-".into(),
-                    text: String::new(),
-                });
-            }
-            let n = lines.len();
-            for (i, l) in lines.into_iter().enumerate() {
-                items.push(Item::Text {
-                    name: if n == 1 {
-                        "-".into()
-                    } else {
-                        format!("-:{}", i + 1)
-                    },
-                    text: l.to_owned(),
-                });
-            }
-        } else if p.is_dir() {
+        if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| io_fail(p.display(), &e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
