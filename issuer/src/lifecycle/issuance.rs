@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use permit_shared::applicant::Applicant;
 use permit_shared::citizen_id::CitizenId;
 use permit_shared::credential::{self, Claims, PermitClaim};
-use permit_shared::keys::SecretKey;
 use permit_shared::{civil, division};
 
 use super::{Issued, Office, Result, issued_view, parse_photo_ref, random_below, refused};
@@ -163,13 +162,13 @@ pub fn plan_issue(
 }
 
 /// Step 2 of issuance: signs the plan's credential. Pure (no ledger), so it can run in parallel.
-pub fn sign_issue(plan: IssuePlan, key: &SecretKey) -> Result<SignedIssue> {
+pub fn sign_issue(plan: IssuePlan, signer: &Signer) -> Result<SignedIssue> {
     let credential = sign_credential(
         &plan.permit(),
         plan.status_index,
         plan.issued_at,
         "issued",
-        key,
+        signer,
     )?;
     Ok(SignedIssue { plan, credential })
 }
@@ -225,7 +224,7 @@ pub(super) fn mint(
     cause: &str,
 ) -> Result<CredentialRecord> {
     let status_index = next_status_index(tx, office.settings.status_list.capacity)?;
-    let rec = sign_credential(p, status_index, office.now.timestamp(), cause, signer.key())?;
+    let rec = sign_credential(p, status_index, office.now.timestamp(), cause, signer)?;
     tx.insert_credential(&rec)?;
     Ok(rec)
 }
@@ -284,15 +283,17 @@ fn sign_credential(
     status_index: u64,
     issued_at: i64,
     cause: &str,
-    key: &SecretKey,
+    signer: &Signer,
 ) -> Result<CredentialRecord> {
     let claims = credential_claims(p, status_index, issued_at)?;
-    let text = credential::to_text(&credential::sign(&claims, key));
+    let kid = signer.key_id();
+    let cose = credential::sign_with(&claims, kid, |tbs| signer.sign(tbs))?;
+    let text = credential::to_text(&cose);
     Ok(CredentialRecord {
         serial: p.serial,
         version: p.current_version,
         status_index,
-        key_id: key.public().id().to_string(),
+        key_id: kid.to_string(),
         issued_at: claims.issued_at,
         expires_at: claims.expires_at,
         cause: cause.to_owned(),
