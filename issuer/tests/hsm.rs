@@ -431,7 +431,7 @@ fn a_token_key_issues_permits_publishes_status_lists_and_runs_a_batch() {
             hsm.path(),
             &["keys", "generate", "--test", "--pkcs11", KEY, "--out", "k2"],
         ),
-        "PKCS11_FAILED",
+        "HSM_FAILED",
     );
 
     let applicant = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/applicant.json");
@@ -525,10 +525,10 @@ fn the_pin_is_never_an_argument_and_token_failures_have_codes() {
     let e = failed(issue(&format!("{KEY}?pin-value=1234"), None), "USAGE");
     assert!(e.contains("pin-value"), "{e}");
     // No PIN at all.
-    let e = failed(issue(KEY, None), "PKCS11_FAILED");
+    let e = failed(issue(KEY, None), "HSM_FAILED");
     assert!(e.contains("GDRP_PKCS11_PIN"), "{e}");
     // A wrong PIN: the token refuses it; the PIN is not echoed.
-    let e = failed(issue(KEY, Some("98765")), "PKCS11_FAILED");
+    let e = failed(issue(KEY, Some("98765")), "HSM_FAILED");
     assert!(!e.contains("98765"), "{e}");
     // A PIN file readable by others is refused; mode 0600 works.
     let pin_file = dir.join("pin");
@@ -536,21 +536,21 @@ fn the_pin_is_never_an_argument_and_token_failures_have_codes() {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let with_file = format!("{KEY}?pin-source=file:{}", pin_file.display());
-    let e = failed(issue(&with_file, None), "PKCS11_FAILED");
+    let e = failed(issue(&with_file, None), "HSM_FAILED");
     assert!(e.contains("chmod 600") && !e.contains(PIN), "{e}");
     std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     ok(issue(&with_file, None));
     // No such key; no such module.
     failed(
         issue("pkcs11:token=test;object=nope", Some(PIN)),
-        "PKCS11_FAILED",
+        "HSM_FAILED",
     );
     let e = failed(
         issue(
             &format!("{KEY}?module-path=/nonexistent/libnone.so"),
             Some(PIN),
         ),
-        "PKCS11_FAILED",
+        "HSM_FAILED",
     );
     assert!(e.contains("--pkcs11-module"), "{e}");
     // A token key the trust list does not publish signs nothing.

@@ -110,7 +110,7 @@ impl LifecycleError {
             LifecycleError::Conflict { .. } => ErrorCode::ReferenceConflict,
             LifecycleError::Ledger(_) => ErrorCode::LedgerError,
             LifecycleError::Random(_) => ErrorCode::NoRandomness,
-            LifecycleError::Sign(crate::issue::SignError::Token(_)) => ErrorCode::Pkcs11Failed,
+            LifecycleError::Sign(crate::issue::SignError::Token(_)) => ErrorCode::HsmFailed,
             LifecycleError::Sign(crate::issue::SignError::Invalid { .. }) => {
                 ErrorCode::HsmSignatureInvalid
             }

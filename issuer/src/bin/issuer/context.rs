@@ -163,7 +163,7 @@ pub fn token(text: &str, m: &Pkcs11Args) -> Result<Token> {
             Ok(pin) if !pin.is_empty() => AuthPin::from(pin),
             _ => {
                 return Err(Failure::new(
-                    ErrorCode::Pkcs11Failed,
+                    ErrorCode::HsmFailed,
                     format!("no PIN for {}", uri.describe()),
                 )
                 .hint(format!(
@@ -184,7 +184,7 @@ pub fn pkcs11_failure(e: Pkcs11Error) -> Failure {
         Pkcs11Error::Login(_) => Some(format!("check the PIN in the pin-source file or {PIN_ENV}")),
         _ => None,
     };
-    let f = Failure::new(ErrorCode::Pkcs11Failed, e.to_string());
+    let f = Failure::new(ErrorCode::HsmFailed, e.to_string());
     match hint {
         Some(h) => f.hint(h),
         None => f,
