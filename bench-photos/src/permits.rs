@@ -63,8 +63,7 @@ pub fn issue_permits(count: usize, seed: u64) -> Result<Vec<String>, BenchError>
             .map_err(|e: LifecycleError| BenchError(e.to_string()))?;
         plan.serial = 100_000_000_000 + rng.next_u64() % 900_000_000_000;
         plan.status_index = rng.next_u64() % settings.status_list.capacity.max(1);
-        let signed =
-            lifecycle::sign_issue(plan, signer.key()).map_err(|e| BenchError(e.to_string()))?;
+        let signed = lifecycle::sign_issue(plan, &signer).map_err(|e| BenchError(e.to_string()))?;
         texts.push(signed.credential.text);
     }
     if texts.len() < count {

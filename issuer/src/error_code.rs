@@ -72,6 +72,8 @@ codes! {
     KeyFileExists = "KEY_FILE_EXISTS", Stop, "A key file exists already (key files are never overwritten).";
     KeyFileTooLarge = "KEY_FILE_TOO_LARGE", Stop, "A key file is larger than any key file can be.";
     KeyInvalid = "KEY_INVALID", Stop, "A key file does not hold a usable Ed25519 key.";
+    HsmFailed = "HSM_FAILED", Stop, "A `pkcs11:` key could not be used: module, token, PIN, key object or a PKCS#11 call failed (the message names which).";
+    HsmSignatureInvalid = "HSM_SIGNATURE_INVALID", Stop, "The token returned a signature that does not verify with the key's public key; nothing it signed was used.";
     NoRandomness = "NO_RANDOMNESS", Stop, "The operating system gave no secure randomness.";
     LedgerError = "LEDGER_ERROR", Stop, "The ledger could not be opened, read or written.";
     LedgerConflict = "LEDGER_CONFLICT", Stop, "The ledger refused a write by a uniqueness rule.";

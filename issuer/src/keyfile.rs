@@ -219,13 +219,16 @@ pub struct GenerateOptions {
     pub signing_until: DateTime<Utc>,
 }
 
-/// The files written by [`generate`].
+/// The files written by [`generate`] (or, for a key in a PKCS#11 token, by
+/// [`write_public_files`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Generated {
     /// Key id.
     pub kid: String,
-    /// Private key (mode 0600).
-    pub private_key: PathBuf,
+    /// Private key (mode 0600); `null` for a key in a token.
+    pub private_key: Option<PathBuf>,
+    /// The PKCS#11 URI of a key in a token (`--key` takes it); `null` for a key file.
+    pub pkcs11: Option<String>,
     /// Public key, SPKI PEM.
     pub public_pem: PathBuf,
     /// Public key, JWK.
@@ -248,27 +251,38 @@ pub fn generate(dir: &Path, opts: &GenerateOptions) -> Result<Generated, KeyFile
     write_key_files(dir, &key, opts)
 }
 
+/// The public files of a key in `dir`: PEM, JWK and (issuer keys) the trust-list entry.
+pub fn public_paths(dir: &Path, opts: &GenerateOptions) -> (PathBuf, PathBuf, Option<PathBuf>) {
+    let stem = &opts.stem;
+    (
+        dir.join(format!("{stem}.pub.pem")),
+        dir.join(format!("{stem}.pub.jwk.json")),
+        (opts.role == Role::Issuer).then(|| dir.join(format!("{stem}.trust-entry.json"))),
+    )
+}
+
+/// Creates `dir` and refuses when any of `paths` exists.
+fn prepare(dir: &Path, paths: &[&Path]) -> Result<(), KeyFileError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    match paths.iter().find(|p| p.exists()) {
+        Some(p) => Err(KeyFileError::Exists {
+            path: p.to_path_buf(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Writes the files for an existing key (used by `generate` and by tests with fixed seeds).
 pub fn write_key_files(
     dir: &Path,
     key: &SecretKey,
     opts: &GenerateOptions,
 ) -> Result<Generated, KeyFileError> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let stem = &opts.stem;
-    let private_key = dir.join(format!("{stem}.key.pem"));
-    let public_pem = dir.join(format!("{stem}.pub.pem"));
-    let public_jwk = dir.join(format!("{stem}.pub.jwk.json"));
-    let trust_entry =
-        (opts.role == Role::Issuer).then(|| dir.join(format!("{stem}.trust-entry.json")));
-    for p in [&private_key, &public_pem, &public_jwk]
-        .into_iter()
-        .chain(trust_entry.as_ref())
-    {
-        if p.exists() {
-            return Err(KeyFileError::Exists { path: p.clone() });
-        }
-    }
+    let private_key = dir.join(format!("{}.key.pem", opts.stem));
+    let (pem_path, jwk_path, entry_path) = public_paths(dir, opts);
+    let mut all = vec![private_key.as_path(), &pem_path, &jwk_path];
+    all.extend(entry_path.as_deref());
+    prepare(dir, &all)?;
     let banner = if opts.test { TEST_BANNER } else { "" };
     let pem = pkcs8_v1_pem(key).map_err(|source| KeyFileError::Key {
         path: private_key.clone(),
@@ -278,7 +292,24 @@ pub fn write_key_files(
     private.push_str(banner);
     private.push_str(&pem);
     create_new(&private_key, private.as_bytes(), 0o600)?;
-    let public = key.public();
+    let mut g = write_public_files(dir, key.public(), opts)?;
+    g.private_key = Some(private_key);
+    Ok(g)
+}
+
+/// Writes the public files of a key whose private half is elsewhere (in a PKCS#11 token):
+/// the public key as PEM and JWK and, for issuer keys, the trust-list entry. No file is
+/// overwritten: if any target exists, nothing is written.
+pub fn write_public_files(
+    dir: &Path,
+    public: &PublicKey,
+    opts: &GenerateOptions,
+) -> Result<Generated, KeyFileError> {
+    let (public_pem, public_jwk, trust_entry) = public_paths(dir, opts);
+    let mut all = vec![public_pem.as_path(), &public_jwk];
+    all.extend(trust_entry.as_deref());
+    prepare(dir, &all)?;
+    let banner = if opts.test { TEST_BANNER } else { "" };
     create_new(
         &public_pem,
         format!("{banner}{}", public.to_pem()).as_bytes(),
@@ -307,7 +338,8 @@ pub fn write_key_files(
     }
     Ok(Generated {
         kid: public.id().to_string(),
-        private_key,
+        private_key: None,
+        pkcs11: None,
         public_pem,
         public_jwk,
         trust_entry,
@@ -434,17 +466,18 @@ mod tests {
     fn generate_read_and_refuse() {
         let dir = tempfile::tempdir().unwrap();
         let g = generate(dir.path(), &opts()).unwrap();
-        let key = read_secret_key(&g.private_key).unwrap();
+        let private_key = g.private_key.clone().unwrap();
+        let key = read_secret_key(&private_key).unwrap();
         assert_eq!(key.public().id().to_string(), g.kid);
         assert_eq!(read_public_key(&g.public_pem).unwrap(), *key.public());
         assert_eq!(read_public_key(&g.public_jwk).unwrap(), *key.public());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(&g.private_key).unwrap().permissions().mode() & 0o777;
+            let mode = fs::metadata(&private_key).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
             let copy = dir.path().join("copy.pem");
-            fs::copy(&g.private_key, &copy).unwrap();
+            fs::copy(&private_key, &copy).unwrap();
             fs::set_permissions(&copy, fs::Permissions::from_mode(0o644)).unwrap();
             let err = read_secret_key(&copy).unwrap_err();
             assert!(matches!(err, KeyFileError::TooOpen { mode: 0o644, .. }));

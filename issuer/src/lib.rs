@@ -23,6 +23,7 @@ pub mod issue;
 pub mod keyfile;
 pub mod ledger;
 pub mod lifecycle;
+pub mod pkcs11;
 pub mod render;
 pub mod report;
 pub mod selfcheck;

@@ -13,7 +13,7 @@ use std::io::Read as _;
 
 use crate::cbor;
 use crate::credential::{self, DecodeError, Envelope, Verified};
-use crate::keys::SecretKey;
+use crate::keys::{KeyId, SecretKey};
 
 /// The `typ` header of a status list token.
 pub const TYP: &str = "application/statuslist+cwt";
@@ -205,6 +205,17 @@ impl StatusListToken {
         credential::sign_payload(self.payload(), Some(TYP), key)
     }
 
+    /// Signs the list with a key held elsewhere (an HSM): `sign` gets the Sig_structure bytes
+    /// and returns the Ed25519 signature of the key `kid`, or its own error, which is passed
+    /// on. The same bytes as [`StatusListToken::sign`] with that key.
+    pub fn sign_with<E>(
+        &self,
+        kid: KeyId,
+        sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+    ) -> Result<Vec<u8>, E> {
+        credential::sign_payload_with(self.payload(), Some(TYP), kid, sign)
+    }
+
     /// Envelope stage for a status list token (size cap, shape, `typ`).
     pub fn envelope(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         Envelope::decode_typed(bytes, MAX_TOKEN_BYTES, Some(TYP), "status list")
@@ -312,6 +323,10 @@ mod tests {
         // A status list is not a permit, and a permit envelope is not a status list.
         assert!(v.claims().is_err());
         assert!(Envelope::decode(&bytes).is_err());
+        // Through a signing function: the same bytes; its error is passed on.
+        let kid = key.public().id();
+        assert_eq!(t.sign_with(kid, |m| Ok::<_, ()>(key.sign(m))), Ok(bytes));
+        assert_eq!(t.sign_with(kid, |_| Err::<[u8; 64], _>(7)), Err(7));
     }
 
     #[test]

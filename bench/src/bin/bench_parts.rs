@@ -268,7 +268,7 @@ fn bench_parts(a: &Args) -> Result<()> {
         let t = Stopwatch::start();
         let chunk_signed: Vec<(String, SignedIssue)> = chunk
             .into_iter()
-            .map(|(k, p)| lifecycle::sign_issue(p, s.key()).map(|x| (k, x)))
+            .map(|(k, p)| lifecycle::sign_issue(p, &s).map(|x| (k, x)))
             .collect::<std::result::Result<_, _>>()?;
         t_sign += t.elapsed();
         let t = Stopwatch::start();
@@ -300,7 +300,7 @@ fn bench_parts(a: &Args) -> Result<()> {
             let env =
                 credential::Envelope::decode(&credential::from_text(&x.credential.text).ok()?)
                     .ok()?;
-            env.verify(s.key().public()).ok()?.claims().ok()
+            env.verify(s.public()).ok()?.claims().ok()
         })
         .collect();
     let t = Stopwatch::start();
@@ -313,7 +313,7 @@ fn bench_parts(a: &Args) -> Result<()> {
     let payloads: Vec<Vec<u8>> = claims.iter().map(credential::Claims::encode).collect();
     let t = Stopwatch::start();
     for p in &payloads {
-        let sig = s.key().sign(p);
+        let sig = s.sign(p).map_err(LifecycleError::from)?;
         total_len += sig.len();
     }
     let t_ed25519 = t.elapsed();

@@ -52,8 +52,8 @@ fn render_item(
     let (signed, serial, text, write) = match &item.plan {
         Plan::Reject(_) | Plan::Complete => return Ok(None),
         Plan::Sign { plan, .. } => {
-            let s = lifecycle::sign_issue(plan.clone(), opts.signer.key())
-                .map_err(|e| with_line(e, line))?;
+            let s =
+                lifecycle::sign_issue(plan.clone(), opts.signer).map_err(|e| with_line(e, line))?;
             selfcheck::verify_text(&s.credential.text, opts.signer.trust(), now).map_err(|e| {
                 BatchError::SelfCheck {
                     line,

@@ -18,4 +18,4 @@ pub mod output;
 mod signer;
 
 pub use office::Office;
-pub use signer::{Signer, SignerError};
+pub use signer::{Backend, SignError, Signer, SignerError};

@@ -1,8 +1,10 @@
-//! The signing key together with the trust list that publishes it.
+//! The signing key (a key file in memory, or a key in a PKCS#11 token) together with the trust
+//! list that publishes it.
 
 use chrono::{DateTime, Utc};
 
-use permit_shared::keys::{KeyId, SecretKey};
+use crate::pkcs11::{Pkcs11Error, Pkcs11Key};
+use permit_shared::keys::{KeyId, PublicKey, SecretKey};
 use permit_shared::trust::{TrustList, TrustedKey, Usage};
 
 /// Why a key may not sign here and now.
@@ -26,11 +28,46 @@ pub enum SignerError {
     },
 }
 
+/// Why a signature could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The token failed to sign.
+    #[error("{0}")]
+    Token(#[from] Pkcs11Error),
+    /// The token returned a signature that does not verify with the key's public key.
+    #[error(
+        "the token returned a signature that does not verify with key {kid}; nothing was signed"
+    )]
+    Invalid {
+        /// The key's id.
+        kid: KeyId,
+    },
+}
+
+/// Where the private key is.
+#[derive(Debug)]
+pub enum Backend {
+    /// In memory, read from a key file (zeroized on drop).
+    File(SecretKey),
+    /// In a PKCS#11 token; only its public key is in memory.
+    Pkcs11(Pkcs11Key),
+}
+
+impl Backend {
+    /// The public key (for a token key, as the token reports it).
+    pub fn public(&self) -> &PublicKey {
+        match self {
+            Backend::File(k) => k.public(),
+            Backend::Pkcs11(k) => k.public(),
+        }
+    }
+}
+
 /// A signing key checked against the trust list it is published in: listed, allowed to sign
 /// what it is used for, inside its signing window, not compromised. The trust list is kept for
 /// the self-check of everything the key signs.
 pub struct Signer {
-    key: SecretKey,
+    backend: Backend,
     trust: TrustList,
     entry: TrustedKey,
 }
@@ -43,24 +80,59 @@ impl Signer {
         usage: Usage,
         at: DateTime<Utc>,
     ) -> Result<Signer, SignerError> {
-        let kid = key.public().id();
-        let Some(entry) = trust
-            .keys_with_id(kid)
-            .find(|e| e.key == *key.public())
-            .cloned()
-        else {
+        Signer::with_backend(Backend::File(key), trust, usage, at)
+    }
+
+    /// Checks the key of `backend` against `trust` for signing `usage` at `at`: a token key's
+    /// public key, as the token reports it, must be the one the trust list publishes.
+    pub fn with_backend(
+        backend: Backend,
+        trust: TrustList,
+        usage: Usage,
+        at: DateTime<Utc>,
+    ) -> Result<Signer, SignerError> {
+        let public = backend.public();
+        let kid = public.id();
+        let Some(entry) = trust.keys_with_id(kid).find(|e| e.key == *public).cloned() else {
             return Err(SignerError::NotInTrustList {
                 kid,
                 sequence: trust.sequence,
             });
         };
         check_use(&entry, usage, at).map_err(|reason| SignerError::KeyUse { kid, reason })?;
-        Ok(Signer { key, trust, entry })
+        Ok(Signer {
+            backend,
+            trust,
+            entry,
+        })
     }
 
-    /// The secret key.
-    pub fn key(&self) -> &SecretKey {
-        &self.key
+    /// Signs `message` (Ed25519). A token's signature is verified (`verify_strict`) with the
+    /// public key before it is returned: a faulty or substituted token signs nothing.
+    pub fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+        match &self.backend {
+            Backend::File(k) => Ok(k.sign(message)),
+            Backend::Pkcs11(k) => {
+                let sig = k.sign(message)?;
+                if k.public().verify_strict(message, &sig) {
+                    Ok(sig)
+                } else {
+                    Err(SignError::Invalid {
+                        kid: k.public().id(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &PublicKey {
+        self.backend.public()
+    }
+
+    /// Whether the key is in a PKCS#11 token.
+    pub fn in_token(&self) -> bool {
+        matches!(self.backend, Backend::Pkcs11(_))
     }
 
     /// The verified trust list the key is published in (for the self-check).
@@ -75,7 +147,7 @@ impl Signer {
 
     /// The key's id.
     pub fn key_id(&self) -> KeyId {
-        self.key.public().id()
+        self.public().id()
     }
 }
 

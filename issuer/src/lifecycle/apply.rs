@@ -177,7 +177,7 @@ pub fn review(
                 ));
             }
             let plan = plan_issue(tx, office, signer, &app.id, &a)?;
-            let signed = sign_issue(plan, signer.key())?;
+            let signed = sign_issue(plan, signer)?;
             commit_issue(tx, office, &signed, reason).map(Some)
         }
     }

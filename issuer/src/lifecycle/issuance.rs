@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use permit_shared::applicant::Applicant;
 use permit_shared::citizen_id::CitizenId;
 use permit_shared::credential::{self, Claims, PermitClaim};
-use permit_shared::keys::SecretKey;
 use permit_shared::status::{self, LIST_ID_LEN};
 use permit_shared::{civil, division};
 
@@ -170,13 +169,13 @@ pub fn plan_issue(
 }
 
 /// Step 2 of issuance: signs the plan's credential. Pure (no ledger), so it can run in parallel.
-pub fn sign_issue(plan: IssuePlan, key: &SecretKey) -> Result<SignedIssue> {
+pub fn sign_issue(plan: IssuePlan, signer: &Signer) -> Result<SignedIssue> {
     let credential = sign_credential(
         &plan.permit(),
         (plan.status_index, plan.status_list),
         plan.issued_at,
         "issued",
-        key,
+        signer,
     )?;
     Ok(SignedIssue { plan, credential })
 }
@@ -238,7 +237,7 @@ pub(super) fn mint(
         (status_index, list),
         office.now.timestamp(),
         cause,
-        signer.key(),
+        signer,
     )?;
     tx.insert_credential(&rec)?;
     Ok(rec)
@@ -304,15 +303,17 @@ fn sign_credential(
     (status_index, status_list): (u64, Option<[u8; LIST_ID_LEN]>),
     issued_at: i64,
     cause: &str,
-    key: &SecretKey,
+    signer: &Signer,
 ) -> Result<CredentialRecord> {
     let claims = credential_claims(p, (status_index, status_list), issued_at)?;
-    let text = credential::to_text(&credential::sign(&claims, key));
+    let kid = signer.key_id();
+    let cose = credential::sign_with(&claims, kid, |tbs| signer.sign(tbs))?;
+    let text = credential::to_text(&cose);
     Ok(CredentialRecord {
         serial: p.serial,
         version: p.current_version,
         status_index,
-        key_id: key.public().id().to_string(),
+        key_id: kid.to_string(),
         issued_at: claims.issued_at,
         expires_at: claims.expires_at,
         cause: cause.to_owned(),

@@ -94,6 +94,9 @@ pub enum LifecycleError {
     /// No secure randomness.
     #[error("no secure randomness: {0}")]
     Random(String),
+    /// The signing key (in a PKCS#11 token) could not sign, or its signature did not verify.
+    #[error(transparent)]
+    Sign(#[from] crate::issue::SignError),
 }
 
 impl LifecycleError {
@@ -107,6 +110,10 @@ impl LifecycleError {
             LifecycleError::Conflict { .. } => ErrorCode::ReferenceConflict,
             LifecycleError::Ledger(_) => ErrorCode::LedgerError,
             LifecycleError::Random(_) => ErrorCode::NoRandomness,
+            LifecycleError::Sign(crate::issue::SignError::Token(_)) => ErrorCode::HsmFailed,
+            LifecycleError::Sign(crate::issue::SignError::Invalid { .. }) => {
+                ErrorCode::HsmSignatureInvalid
+            }
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn publish_status(
         sequence,
         list,
     };
-    let bytes = token.sign(signer.key());
+    let bytes = token.sign_with(signer.key_id(), |tbs| signer.sign(tbs))?;
     let publication = Publication {
         sequence,
         published_at: token.issued_at,

@@ -241,23 +241,50 @@ pub fn sign(claims: &Claims, key: &SecretKey) -> Vec<u8> {
     sign_payload(claims.encode(), None, key)
 }
 
+/// Signs claims into a COSE_Sign1 envelope (bytes) with a key held elsewhere (an HSM): `sign`
+/// gets the Sig_structure bytes and returns the Ed25519 signature of the key `kid`, or its own
+/// error, which is passed on. The caller checks what `sign` returned (see the issuer's
+/// `Signer`); the envelope is built exactly as by [`sign`].
+pub fn sign_with<E>(
+    claims: &Claims,
+    kid: KeyId,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+) -> Result<Vec<u8>, E> {
+    sign_payload_with(claims.encode(), None, kid, sign)
+}
+
 /// Signs a payload into a COSE_Sign1 with an optional `typ` header.
 pub(crate) fn sign_payload(
     payload: Vec<u8>,
     typ: Option<&'static str>,
     key: &SecretKey,
 ) -> Vec<u8> {
-    let kid = key.public().id();
+    let signed = sign_payload_with(payload, typ, key.public().id(), |tbs| {
+        Ok::<_, std::convert::Infallible>(key.sign(tbs))
+    });
+    match signed {
+        Ok(bytes) => bytes,
+        Err(never) => match never {},
+    }
+}
+
+/// Signs a payload into a COSE_Sign1 with an optional `typ` header, through `sign`.
+pub(crate) fn sign_payload_with<E>(
+    payload: Vec<u8>,
+    typ: Option<&'static str>,
+    kid: KeyId,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+) -> Result<Vec<u8>, E> {
     let protected = protected_header(&kid, typ);
-    let signature = key.sign(&sig_structure(&protected, &payload));
-    Envelope {
+    let signature = sign(&sig_structure(&protected, &payload))?;
+    Ok(Envelope {
         protected,
         kid,
         typ,
         payload,
         signature,
     }
-    .to_bytes()
+    .to_bytes())
 }
 
 #[cfg(test)]
@@ -290,5 +317,19 @@ mod tests {
             Envelope::decode(&cose[1..]),
             Err(DecodeError::Envelope { .. })
         ));
+    }
+
+    #[test]
+    fn sign_with_makes_the_same_envelope_and_passes_errors_on() {
+        let k = key();
+        let claims = example_claims();
+        let through = sign_with(&claims, k.public().id(), |tbs| Ok::<_, ()>(k.sign(tbs)));
+        assert_eq!(through, Ok(sign(&claims, &k)));
+        assert_eq!(
+            sign_with(&claims, k.public().id(), |_| Err::<[u8; 64], _>(
+                "token gone"
+            )),
+            Err("token gone")
+        );
     }
 }

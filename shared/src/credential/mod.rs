@@ -26,8 +26,8 @@ mod transport;
 
 pub use claims::{Claims, MAX_SERIAL, MAX_STATUS_INDEX, PHOTO_REF_LEN, PermitClaim};
 pub use classify::{Foreign, Kind, classify};
-pub(crate) use envelope::sign_payload;
-pub use envelope::{Envelope, SignatureInvalid, Verified, sig_structure, sign};
+pub use envelope::{Envelope, SignatureInvalid, Verified, sig_structure, sign, sign_with};
+pub(crate) use envelope::{sign_payload, sign_payload_with};
 pub use transport::{decimal, from_text, to_text};
 
 /// The scheme name that starts every permit text.

@@ -382,6 +382,24 @@ pub struct GenerateArgs {
     /// Key options shared with `keys import`.
     #[command(flatten)]
     pub new: NewKeyArgs,
+    /// Generate the key inside a PKCS#11 token instead of a key file: an RFC 7512 URI naming
+    /// the token and the new key's label, e.g. `pkcs11:token=office;object=issuer-2026`. The
+    /// private key is made sensitive and not extractable; only the public files are written.
+    /// PIN from `?pin-source=file:/PATH` or $GDRP_PKCS11_PIN (never an argument).
+    #[arg(long, value_name = "URI")]
+    pub pkcs11: Option<String>,
+    /// PKCS#11 module options.
+    #[command(flatten)]
+    pub module: Pkcs11Args,
+}
+
+/// Which PKCS#11 module serves `pkcs11:` keys.
+#[derive(Debug, Args, Clone)]
+pub struct Pkcs11Args {
+    /// PKCS#11 module (shared library) for `pkcs11:` keys. Default: the URI's `module-path`,
+    /// else $GDRP_PKCS11_MODULE, else /usr/lib/softhsm/libsofthsm2.so (Debian's SoftHSM2).
+    #[arg(long, value_name = "FILE")]
+    pub pkcs11_module: Option<PathBuf>,
 }
 
 /// Where and how the files of a new key are written (`keys generate`, `keys import`).
@@ -495,9 +513,14 @@ pub struct QrArgs {
 /// Options choosing the signing key and the trust list used for the self-check.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArgs {
-    /// Issuer private key (PKCS#8 PEM, mode 0600). Default: the embedded TEST-ONLY demo key.
-    #[arg(long, value_name = "FILE")]
+    /// Issuer private key (PKCS#8 PEM, mode 0600), or a key in a PKCS#11 token as an RFC 7512
+    /// URI (`pkcs11:token=office;object=issuer-2026`; PIN from `?pin-source=file:/PATH` or
+    /// $GDRP_PKCS11_PIN). Default: the embedded TEST-ONLY demo key.
+    #[arg(long, value_name = "FILE|URI")]
     pub key: Option<PathBuf>,
+    /// PKCS#11 module options.
+    #[command(flatten)]
+    pub module: Pkcs11Args,
     /// Trust options.
     #[command(flatten)]
     pub trust: TrustArgs,

@@ -1,17 +1,19 @@
 //! What every command takes from the global options: the time, the settings, the actor, the
 //! office they make, the signing key with its trust list, and permit serials.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use permit_issuer::issue::{Office, Signer};
+use permit_issuer::error_code::ErrorCode;
+use permit_issuer::issue::{Backend, Office, Signer};
+use permit_issuer::pkcs11::{self, AuthPin, KeyUri, Pkcs11Error, Pkcs11Key};
 use permit_issuer::settings::Settings;
 use permit_issuer::{demo, keyfile};
 use permit_shared::credential::{self, Envelope};
 use permit_shared::trust::{self, TrustList, Usage};
 
-use crate::cli::{Cli, KeyArgs, TrustArgs};
+use crate::cli::{Cli, KeyArgs, Pkcs11Args, TrustArgs};
 use crate::error::{Failure, Result};
 use crate::output::read_small;
 
@@ -101,12 +103,20 @@ pub fn trust_list(k: &TrustArgs) -> Result<TrustList> {
 /// list for signing `usage` at `now`. Says nothing: a command that signs something with the
 /// demo key says so with [`warn_demo_key`] once the signature is made.
 pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
-    let key = match &k.key {
-        Some(p) => keyfile::read_secret_key(p)?,
-        None => demo::issuer_key().map_err(|e| Failure::usage(format!("demo key: {e}")))?,
+    let backend = match &k.key {
+        Some(p) => match p.to_str().filter(|s| s.starts_with("pkcs11:")) {
+            Some(uri) => {
+                let t = token(uri, &k.module)?;
+                Backend::Pkcs11(Pkcs11Key::open(&t.module, &t.uri, &t.pin).map_err(pkcs11_failure)?)
+            }
+            None => Backend::File(keyfile::read_secret_key(p)?),
+        },
+        None => {
+            Backend::File(demo::issuer_key().map_err(|e| Failure::usage(format!("demo key: {e}")))?)
+        }
     };
     let trust = trust_list(&k.trust)?;
-    Signer::new(key, trust, usage, now).map_err(|e| {
+    Signer::with_backend(backend, trust, usage, now).map_err(|e| {
         let trust = k
             .trust
             .trust
@@ -116,6 +126,69 @@ pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
         f.message = format!("{} ({trust})", f.message);
         f
     })
+}
+
+/// Environment variable holding the token PIN when the URI has no `pin-source`.
+pub const PIN_ENV: &str = "GDRP_PKCS11_PIN";
+/// Environment variable naming the PKCS#11 module when neither the flag nor the URI does.
+pub const MODULE_ENV: &str = "GDRP_PKCS11_MODULE";
+/// Debian's SoftHSM2 module (package `softhsm2`).
+pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A `pkcs11:` key resolved: its URI, the module to load and the PIN.
+pub struct Token {
+    pub uri: KeyUri,
+    pub module: PathBuf,
+    pub pin: AuthPin,
+}
+
+/// Parses a `pkcs11:` URI and finds its module (`--pkcs11-module`, the URI's `module-path`,
+/// `$GDRP_PKCS11_MODULE`, Debian's SoftHSM2) and PIN (`pin-source=file:…`, else
+/// `$GDRP_PKCS11_PIN`).
+pub fn token(text: &str, m: &Pkcs11Args) -> Result<Token> {
+    let uri = KeyUri::parse(text).map_err(|e| {
+        Failure::usage(e.to_string()).hint(
+            "e.g. --key 'pkcs11:token=office;object=issuer-2026?pin-source=file:/etc/issuer/pin'",
+        )
+    })?;
+    let module = m
+        .pkcs11_module
+        .clone()
+        .or_else(|| uri.module_path.clone())
+        .or_else(|| std::env::var_os(MODULE_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE));
+    let pin = match &uri.pin_source {
+        Some(p) => pkcs11::read_pin_file(p).map_err(pkcs11_failure)?,
+        None => match std::env::var(PIN_ENV) {
+            Ok(pin) if !pin.is_empty() => AuthPin::from(pin),
+            _ => {
+                return Err(Failure::new(
+                    ErrorCode::HsmFailed,
+                    format!("no PIN for {}", uri.describe()),
+                )
+                .hint(format!(
+                    "add ?pin-source=file:/PATH (mode 0600) to the URI or set {PIN_ENV}"
+                )));
+            }
+        },
+    };
+    Ok(Token { uri, module, pin })
+}
+
+/// The failure of a token operation.
+pub fn pkcs11_failure(e: Pkcs11Error) -> Failure {
+    let hint = match &e {
+        Pkcs11Error::Module { .. } => Some(format!(
+            "install the token's PKCS#11 module (Debian: softhsm2) or pass --pkcs11-module FILE / set {MODULE_ENV}"
+        )),
+        Pkcs11Error::Login(_) => Some(format!("check the PIN in the pin-source file or {PIN_ENV}")),
+        _ => None,
+    };
+    let f = Failure::new(ErrorCode::HsmFailed, e.to_string());
+    match hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
 }
 
 /// Whether the key that signed the credential `text` is TEST-ONLY in `trust` (or the whole list

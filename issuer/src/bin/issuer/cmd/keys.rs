@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use chrono::Duration;
 use serde::Serialize;
 
-use permit_issuer::keyfile;
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::digest::sha256_hex;
 use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle;
 use permit_issuer::report::TrustListBuilt;
+use permit_issuer::{keyfile, pkcs11};
 use permit_shared::trust::{self, KeyEntry, TrustListBody};
 
 use crate::cli::{Cli, GenerateArgs, ImportArgs, NewKeyArgs, ShowArgs, TrustBuildArgs};
@@ -41,10 +41,12 @@ fn print_generated(cli: &Cli, g: &keyfile::Generated) -> Result<ExitCode> {
         print_json(g)?;
     } else {
         println!("key id       {}", g.kid);
-        println!(
-            "private key  {} (PKCS#8, mode 0600)",
-            g.private_key.display()
-        );
+        if let Some(p) = &g.private_key {
+            println!("private key  {} (PKCS#8, mode 0600)", p.display());
+        }
+        if let Some(uri) = &g.pkcs11 {
+            println!("private key  in the token: {uri} (sensitive, not extractable)");
+        }
         println!("public key   {}", g.public_pem.display());
         println!("public JWK   {}", g.public_jwk.display());
         if let Some(e) = &g.trust_entry {
@@ -56,7 +58,26 @@ fn print_generated(cli: &Cli, g: &keyfile::Generated) -> Result<ExitCode> {
 
 /// `issuer keys generate`
 pub fn generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
-    let g = keyfile::generate(&a.new.out, &new_key_options(cli, &a.new)?)?;
+    let opts = new_key_options(cli, &a.new)?;
+    let Some(text) = &a.pkcs11 else {
+        return print_generated(cli, &keyfile::generate(&a.new.out, &opts)?);
+    };
+    if opts.role != keyfile::Role::Issuer {
+        return Err(Failure::usage("--pkcs11 makes issuer keys only")
+            .hint("generate root keys as files on an offline machine (docs/SECURITY.md)"));
+    }
+    let t = context::token(text, &a.module)?;
+    let (pem, jwk, entry) = keyfile::public_paths(&a.new.out, &opts);
+    if let Some(p) = [Some(pem), Some(jwk), entry]
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+    {
+        return Err(keyfile::KeyFileError::Exists { path: p }.into());
+    }
+    let public = pkcs11::generate(&t.module, &t.uri, &t.pin).map_err(context::pkcs11_failure)?;
+    let mut g = keyfile::write_public_files(&a.new.out, &public, &opts)?;
+    g.pkcs11 = Some(text.split('?').next().unwrap_or(text).to_owned());
     print_generated(cli, &g)
 }
 
