@@ -68,13 +68,16 @@ codes! {
     TrustListRefused = "TRUST_LIST_REFUSED", Stop, "The trust list does not verify against the root key.";
     KeyFileIo = "KEY_FILE_IO", Stop, "A key file could not be read or written.";
     KeyFileTooOpen = "KEY_FILE_TOO_OPEN", Stop, "A private key file is readable by group or others.";
+    KeyFileNotOwned = "KEY_FILE_NOT_OWNED", Stop, "A private key file is owned by another account (neither the one running the issuer nor root).";
     KeyFileExists = "KEY_FILE_EXISTS", Stop, "A key file exists already (key files are never overwritten).";
     KeyFileTooLarge = "KEY_FILE_TOO_LARGE", Stop, "A key file is larger than any key file can be.";
     KeyInvalid = "KEY_INVALID", Stop, "A key file does not hold a usable Ed25519 key.";
     NoRandomness = "NO_RANDOMNESS", Stop, "The operating system gave no secure randomness.";
     LedgerError = "LEDGER_ERROR", Stop, "The ledger could not be opened, read or written.";
     LedgerConflict = "LEDGER_CONFLICT", Stop, "The ledger refused a write by a uniqueness rule.";
-    LedgerDamaged = "LEDGER_DAMAGED", Stop, "The ledger holds a row it cannot read.";
+    LedgerDamaged = "LEDGER_DAMAGED", Stop, "The ledger holds a row it cannot read or that does not match its digest; nothing was signed from it (`issuer ledger verify` lists every such row).";
+    TrustSequenceUsed = "TRUST_SEQUENCE_USED", Stop, "`issuer trust build`: the sequence was used before for a list with other content.";
+    TrustSequenceBehind = "TRUST_SEQUENCE_BEHIND", Stop, "`issuer trust build`: the sequence is below the highest the ledger recorded (verifiers would take the list for a rollback).";
     NotFound = "NOT_FOUND", Stop, "No such permit serial or application number.";
     InputFormat = "INPUT_FORMAT", Stop, "`issuer batch`: the input is not in its format.";
     JobMismatch = "JOB_MISMATCH", Stop, "`issuer batch`: the output directory holds a job over another input.";

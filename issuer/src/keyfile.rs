@@ -1,5 +1,7 @@
-//! Key files: generation, PKCS#8 PEM private keys with mode 0600 that are never overwritten, and
-//! refusal of private key files that group or others can read (as OpenSSH refuses them).
+//! Key files: generation and import, PKCS#8 v1 PEM private keys (as OpenSSL writes them) with
+//! mode 0600 that are never overwritten, and refusal of private key files that group or others
+//! can read or that another account owns (as OpenSSH refuses them). PKCS#8 v1 and v2 (with the
+//! public key attached) are both read.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use permit_shared::keys::{KeyError, PublicKey, SecretKey};
 use permit_shared::trust::{KeyEntry, Usage};
+use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 /// Largest key file read, bytes.
@@ -33,6 +36,18 @@ pub enum KeyFileError {
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
+    },
+    /// Another account owns the private key: it can read it (and change its mode).
+    #[error(
+        "{path}: private key is owned by uid {owner}, not by the account running the issuer (uid {user}) or root; that account can read the key: `chown` it to this account"
+    )]
+    NotOwned {
+        /// The file.
+        path: PathBuf,
+        /// The owner's uid.
+        owner: u32,
+        /// The uid running the issuer.
+        user: u32,
     },
     /// The file exists already.
     #[error("{path}: exists already; refusing to overwrite a key file")]
@@ -72,13 +87,36 @@ pub fn pem_body(text: &str) -> &str {
     text.find("-----BEGIN").map_or(text, |i| &text[i..])
 }
 
-/// Reads a private key, refusing files readable by group or others.
+/// The effective uid of this process (`None` where there is none to compare with).
+fn running_uid() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        Some(rustix::process::geteuid().as_raw())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Reads a private key, refusing files that another account owns (root excepted) or that
+/// group or others may read.
 pub fn read_secret_key(path: &Path) -> Result<SecretKey, KeyFileError> {
     let mut f = fs::File::open(path).map_err(io(path))?;
     let meta = f.metadata().map_err(io(path))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        if let Some(user) = running_uid()
+            && meta.uid() != user
+            && meta.uid() != 0
+        {
+            return Err(KeyFileError::NotOwned {
+                path: path.to_owned(),
+                owner: meta.uid(),
+                user,
+            });
+        }
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
             return Err(KeyFileError::TooOpen {
@@ -123,6 +161,19 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, KeyFileError> {
     } else {
         PublicKey::from_pem(pem_body(&text)).map_err(key_err)
     }
+}
+
+/// The private key as PKCS#8 v1 PEM (RFC 8410 §7: the seed only, no public key), the form
+/// OpenSSL writes and other tools (OpenSSL 1.1, Python `cryptography`) read; zeroized when
+/// dropped.
+pub fn pkcs8_v1_pem(key: &SecretKey) -> Result<Zeroizing<String>, KeyError> {
+    use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, KeypairBytes};
+    // `SecretKey` writes v2 (with the public key); the seed is taken from it and written alone.
+    let v2 = key.to_pkcs8_pem()?;
+    let mut pair = KeypairBytes::from_pkcs8_pem(&v2).map_err(|_| KeyError::BadPem)?;
+    pair.public_key = None;
+    pair.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|_| KeyError::BadPem)
 }
 
 /// Creates a new file with the given mode; never replaces an existing one.
@@ -226,7 +277,7 @@ pub fn write_key_files(
         }
     }
     let banner = if opts.test { TEST_BANNER } else { "" };
-    let pem = key.to_pkcs8_pem().map_err(|source| KeyFileError::Key {
+    let pem = pkcs8_v1_pem(key).map_err(|source| KeyFileError::Key {
         path: private_key.clone(),
         source,
     })?;
@@ -268,6 +319,117 @@ pub fn write_key_files(
         public_jwk,
         trust_entry,
     })
+}
+
+/// Imports a private key made elsewhere (PKCS#8 PEM, v1 or v2, e.g. from `openssl genpkey
+/// -algorithm ed25519`) under the same checks as any key file (owner, mode, size), and writes
+/// the same files as [`generate`] into `dir`: the private key again as PKCS#8 v1 with mode 0600,
+/// the public key as PEM and JWK, and for issuer keys the trust-list entry.
+pub fn import(input: &Path, dir: &Path, opts: &GenerateOptions) -> Result<Generated, KeyFileError> {
+    let key = read_secret_key(input)?;
+    write_key_files(dir, &key, opts)
+}
+
+/// What `keys show` prints about a key file: never secret bytes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyInfo {
+    /// The file shown.
+    pub file: PathBuf,
+    /// `private key`, `public key`, `JWK` or `trust entry`.
+    pub kind: &'static str,
+    /// Key id (first 8 bytes of the SHA-256 of the public key, hex).
+    pub kid: String,
+    /// SHA-256 of the 32-byte public key, hex (the key id is its first 16 digits).
+    pub fingerprint_sha256: String,
+    /// `issuer` when a trust entry names the key (the file itself or `STEM.trust-entry.json`
+    /// beside it); `None` when the role is not recorded next to the key.
+    pub role: Option<&'static str>,
+    /// The trust entry the role comes from.
+    pub trust_entry: Option<PathBuf>,
+    /// Whether the key is marked TEST-ONLY (file banner or trust entry).
+    pub test: bool,
+    /// The trust entry's signing window, when there is one.
+    pub signing_window: Option<(String, String)>,
+}
+
+/// Reads any key file (private key, public PEM, JWK or trust entry) and describes its key. A
+/// private key file is read under the same checks as for signing.
+pub fn show(path: &Path) -> Result<KeyInfo, KeyFileError> {
+    let key_err = |source| KeyFileError::Key {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(KeyFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let mut entry: Option<(KeyEntry, PathBuf)> = None;
+    let (kind, public, banner) = if fs::read(path)
+        .map_err(io(path))?
+        .windows(b"PRIVATE KEY".len())
+        .any(|w| w == b"PRIVATE KEY")
+    {
+        let key = read_secret_key(path)?;
+        let banner = fs::read_to_string(path).map_err(io(path))?;
+        (
+            "private key",
+            *key.public(),
+            banner.starts_with("TEST-ONLY"),
+        )
+    } else {
+        let text = fs::read_to_string(path).map_err(io(path))?;
+        let banner = text.starts_with("TEST-ONLY");
+        if text.contains("\"jwk\"") {
+            let e: KeyEntry = serde_json::from_str(&text)
+                .map_err(|e| key_err(KeyError::BadJwk(e.to_string())))?;
+            let public = PublicKey::from_jwk(&e.jwk).map_err(key_err)?;
+            entry = Some((e, path.to_owned()));
+            ("trust entry", public, banner)
+        } else {
+            let kind = if text.trim_start().starts_with('{') {
+                "JWK"
+            } else {
+                "public key"
+            };
+            (kind, read_public_key(path)?, banner)
+        }
+    };
+    if entry.is_none() {
+        entry = entry_beside(path).filter(|(e, _)| e.kid == public.id());
+    }
+    let fingerprint_sha256 = sha2::Sha256::digest(public.to_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(KeyInfo {
+        file: path.to_owned(),
+        kind,
+        kid: public.id().to_string(),
+        fingerprint_sha256,
+        role: entry.as_ref().map(|_| "issuer"),
+        test: banner || entry.as_ref().is_some_and(|(e, _)| e.test),
+        signing_window: entry
+            .as_ref()
+            .map(|(e, _)| (e.signing_from.clone(), e.signing_until.clone())),
+        trust_entry: entry.map(|(_, p)| p),
+    })
+}
+
+/// The trust entry `STEM.trust-entry.json` beside `STEM.key.pem`, `STEM.pub.pem` or
+/// `STEM.pub.jwk.json`, if it exists and parses.
+fn entry_beside(path: &Path) -> Option<(KeyEntry, PathBuf)> {
+    let name = path.file_name()?.to_str()?;
+    let stem = [".key.pem", ".pub.pem", ".pub.jwk.json"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))?;
+    let beside = path.with_file_name(format!("{stem}.trust-entry.json"));
+    if fs::metadata(&beside).ok()?.len() > MAX_KEY_FILE_BYTES {
+        return None;
+    }
+    let e = serde_json::from_slice(&fs::read(&beside).ok()?).ok()?;
+    Some((e, beside))
 }
 
 #[cfg(test)]

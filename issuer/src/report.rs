@@ -92,6 +92,9 @@ pub struct TrustListBuilt {
     pub root: String,
     /// Sequence number.
     pub sequence: u64,
+    /// True when the ledger held this sequence with the same content already: the list
+    /// recorded then was written again, nothing new was signed.
+    pub already_recorded: bool,
 }
 
 /// A physical card recorded, and the printable card when one was written.

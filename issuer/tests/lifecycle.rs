@@ -101,7 +101,7 @@ impl World {
     }
 
     fn publish(&mut self) -> Vec<u8> {
-        self.run(|tx, o, k| lifecycle::publish_status(tx, o, k))
+        self.run(|tx, o, k| lifecycle::publish_status(tx, o, k, None))
             .unwrap()
             .0
     }

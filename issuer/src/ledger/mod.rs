@@ -7,6 +7,8 @@
 //! it: no SQLite-specific behaviour is relied on outside `sqlite.rs` (identifiers are drawn at
 //! random and checked for uniqueness; times are Unix seconds; dates ISO 8601 text).
 
+pub mod audit;
+pub mod digest;
 pub mod sqlite;
 
 use chrono::NaiveDate;
@@ -186,9 +188,9 @@ pub struct CredentialRecord {
     pub text: String,
 }
 
-/// A history event.
+/// A history event; its details are JSON (`D` is the stored text when read for the audit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Event {
+pub struct Event<D = serde_json::Value> {
     /// Unix seconds.
     pub at: i64,
     /// Who.
@@ -202,7 +204,23 @@ pub struct Event {
     /// Credential version concerned.
     pub version: Option<u32>,
     /// Details (JSON).
-    pub detail: serde_json::Value,
+    pub detail: D,
+}
+
+impl Event<String> {
+    /// The event with its stored details parsed (`null` when they do not parse; the audit
+    /// reports such an event through its chain link).
+    pub fn parsed(self) -> Event {
+        Event {
+            detail: serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null),
+            at: self.at,
+            actor: self.actor,
+            kind: self.kind,
+            application_id: self.application_id,
+            serial: self.serial,
+            version: self.version,
+        }
+    }
 }
 
 /// A physical card row.
@@ -239,6 +257,38 @@ pub struct Publication {
     pub sha256: String,
     /// Who.
     pub actor: String,
+}
+
+/// A trust list signed by this office's root key: one row per sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustPublication {
+    /// Sequence number.
+    pub sequence: u64,
+    /// SHA-256 (hex) of what the list says, apart from its signing time (see
+    /// `cmd::keys` in the binary: sequence, validity in days, publisher, test flag, keys).
+    pub content_sha256: String,
+    /// SHA-256 (hex) of the signed document.
+    pub document_sha256: String,
+    /// The signed document (JWS JSON).
+    #[serde(skip)]
+    pub document: String,
+    /// Unix seconds.
+    pub published_at: i64,
+    /// Who.
+    pub actor: String,
+}
+
+/// A credential row with the permit row it belongs to, for the audit.
+#[derive(Debug)]
+pub struct CredentialScan {
+    /// Permit serial (as stored).
+    pub serial: u64,
+    /// Version (as stored).
+    pub version: u32,
+    /// The credential, checked against its digest.
+    pub credential: Result<CredentialRecord, LedgerError>,
+    /// Its permit, checked against its digest; `None` when there is no such permit.
+    pub permit: Option<Result<PermitRecord, LedgerError>>,
 }
 
 /// One credential's facts for the status list.
@@ -374,6 +424,31 @@ pub trait Tx {
     /// Records that batch job `job` saw row key `row_key` at input line `line`, unless it saw
     /// it before; returns the line it was first seen at.
     fn claim_row(&mut self, job: &str, row_key: &str, line: u64) -> Result<u64, LedgerError>;
+    /// The trust list recorded with a sequence number, if any.
+    fn trust_publication(&mut self, sequence: u64)
+    -> Result<Option<TrustPublication>, LedgerError>;
+    /// The highest trust-list sequence recorded.
+    fn last_trust_sequence(&mut self) -> Result<Option<u64>, LedgerError>;
+    /// Records a trust list with its event (unique sequence).
+    fn insert_trust_publication(
+        &mut self,
+        p: &TrustPublication,
+        event: &Event,
+    ) -> Result<(), LedgerError>;
+    /// Audit: every application (by id), checked against its content hash.
+    fn scan_applications(
+        &mut self,
+        f: &mut dyn FnMut(&str, Result<ApplicationRecord, LedgerError>),
+    ) -> Result<(), LedgerError>;
+    /// Audit: every permit (by serial), checked against its digest.
+    fn scan_permits(
+        &mut self,
+        f: &mut dyn FnMut(u64, Result<PermitRecord, LedgerError>),
+    ) -> Result<(), LedgerError>;
+    /// Audit: every credential with its permit.
+    fn scan_credentials(&mut self, f: &mut dyn FnMut(CredentialScan)) -> Result<(), LedgerError>;
+    /// Audit: every event as stored, in history order.
+    fn scan_events(&mut self, f: &mut dyn FnMut(digest::EventRow)) -> Result<(), LedgerError>;
 }
 
 /// A ledger that runs closures in transactions.

@@ -230,14 +230,9 @@ pub(super) fn mint(
     Ok(rec)
 }
 
-/// Builds the claims of a permit's current version and signs them. Pure.
-fn sign_credential(
-    p: &PermitRecord,
-    status_index: u64,
-    issued_at: i64,
-    cause: &str,
-    key: &SecretKey,
-) -> Result<CredentialRecord> {
+/// The claims of a permit's current version, as its credential signs them (also what the
+/// ledger audit expects the current credential to hold). Pure.
+pub fn credential_claims(p: &PermitRecord, status_index: u64, issued_at: i64) -> Result<Claims> {
     let d = &p.details;
     let id_number = CitizenId::parse(&d.id_number)
         .map_err(|e| LedgerError::Damaged(format!("id_number: {e}")))?;
@@ -280,6 +275,18 @@ fn sign_credential(
             format!("the permit cannot be encoded: {e}"),
         )
     })?;
+    Ok(claims)
+}
+
+/// Builds the claims of a permit's current version and signs them. Pure.
+fn sign_credential(
+    p: &PermitRecord,
+    status_index: u64,
+    issued_at: i64,
+    cause: &str,
+    key: &SecretKey,
+) -> Result<CredentialRecord> {
+    let claims = credential_claims(p, status_index, issued_at)?;
     let text = credential::to_text(&credential::sign(&claims, key));
     Ok(CredentialRecord {
         serial: p.serial,

@@ -11,6 +11,7 @@
 //! | changes | `endorse`, `change`, `cancel` (new credential versions, cancellation) |
 //! | cards | `card` (physical cards and their fees) |
 //! | status | `publish_status` |
+//! | trust | `publish_trust_list` (a sequence is never used for two lists) |
 //! | history | `history` (`issuer show`) |
 
 mod apply;
@@ -19,15 +20,18 @@ mod change;
 mod history;
 mod issuance;
 mod status;
+mod trust;
 
 pub use apply::{Applied, Decision, Direct, apply, apply_checked, issue_direct, review};
 pub use card::{CardKind, card};
 pub use change::{Change, Reporter, cancel, change, endorse, endorsement_window};
 pub use history::{PermitHistory, history};
 pub use issuance::{
-    IssuePlan, SignedIssue, check_key_policy, commit_issue, plan_issue, sign_issue,
+    IssuePlan, SignedIssue, check_key_policy, commit_issue, credential_claims, plan_issue,
+    sign_issue,
 };
 pub use status::{StatusCounts, publish_status};
+pub use trust::{TrustOutcome, publish_trust_list};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

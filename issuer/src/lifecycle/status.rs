@@ -24,13 +24,22 @@ pub struct StatusCounts {
 }
 
 /// Builds, signs and records the next status list. Returns the signed bytes.
+///
+/// Its sequence is one above the highest recorded, and at least `min_sequence`: a ledger
+/// restored from an older copy does not know the lists published after that copy was made,
+/// and would otherwise give a new list a sequence verifiers have already seen with other
+/// content. Every sequence is recorded once (`status_publications` refuses a second row).
 pub fn publish_status(
     tx: &mut dyn Tx,
     office: &Office<'_>,
     signer: &Signer,
+    min_sequence: Option<u64>,
 ) -> Result<(Vec<u8>, Publication, StatusCounts)> {
     let s = &office.settings.status_list;
-    let sequence = tx.last_publication()?.map_or(1, |p| p.sequence + 1);
+    let sequence = tx
+        .last_publication()?
+        .map_or(1, |p| p.sequence + 1)
+        .max(min_sequence.unwrap_or(0));
     let today = office.today();
     let mut list = StatusList::new(s.capacity);
     let mut counts = StatusCounts::default();

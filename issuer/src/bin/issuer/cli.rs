@@ -84,6 +84,33 @@ pub enum Command {
     Batch(BatchArgs),
     /// Write synthetic test applicants (JSONL or CSV) for demos and scale tests.
     DemoData(DemoDataArgs),
+    /// The ledger itself: check it for damage.
+    Ledger {
+        /// What to do with the ledger.
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+/// `issuer ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every row: applications against their content hash, permits and credentials
+    /// against their digests, credentials against their signatures and permits, the event
+    /// history against its hash chain (exit 0 clean, 2 damaged).
+    Verify(LedgerVerifyArgs),
+}
+
+/// `issuer ledger verify`
+#[derive(Debug, Args)]
+pub struct LedgerVerifyArgs {
+    /// Signed trust list whose keys the credentials' signatures are checked with. Default: the
+    /// demo list.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Root public key pinned for the trust list (PEM or JWK). Default: the demo root.
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
 }
 
 /// Where a request comes in.
@@ -277,6 +304,10 @@ pub struct PublishArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    /// Use at least this sequence number: after restoring an older copy of the ledger, give
+    /// one above the highest sequence ever published (the restored ledger cannot know it).
+    #[arg(long, value_name = "N")]
+    pub min_sequence: Option<u64>,
     /// Key options.
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -306,6 +337,31 @@ pub struct QrOutArgs {
 pub enum KeysCommand {
     /// Generate a new Ed25519 key pair.
     Generate(GenerateArgs),
+    /// Import an Ed25519 private key made elsewhere (e.g. `openssl genpkey -algorithm ed25519`)
+    /// and write the same files as `keys generate`.
+    Import(ImportArgs),
+    /// Print a key's id, role and SHA-256 fingerprint (never secret bytes).
+    Show(ShowArgs),
+}
+
+/// `issuer keys import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The private key (PKCS#8 PEM, v1 or v2; mode 0600).
+    #[arg(long = "in", value_name = "KEY.pem")]
+    pub input: PathBuf,
+    /// Key options shared with `keys generate`.
+    #[command(flatten)]
+    pub new: NewKeyArgs,
+}
+
+/// `issuer keys show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A private key (`*.key.pem`), public key (`*.pub.pem`), JWK (`*.pub.jwk.json`) or trust
+    /// entry (`*.trust-entry.json`).
+    #[arg(value_name = "KEY")]
+    pub key: PathBuf,
 }
 
 /// Role of a generated key.
@@ -320,6 +376,14 @@ pub enum RoleArg {
 /// `issuer keys generate`
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
+    /// Key options shared with `keys import`.
+    #[command(flatten)]
+    pub new: NewKeyArgs,
+}
+
+/// Where and how the files of a new key are written (`keys generate`, `keys import`).
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
     /// Directory to write the key files into (created if missing; existing files are never
     /// overwritten).
     #[arg(long, value_name = "DIR")]
@@ -360,9 +424,10 @@ pub struct TrustBuildArgs {
     /// A key entry (`*.trust-entry.json` from `keys generate`); repeat for several keys.
     #[arg(long = "entry", value_name = "FILE", required = true)]
     pub entries: Vec<PathBuf>,
-    /// Sequence number: give each new list a higher one than every list published before
-    /// (verifiers that have seen a list refuse one with a lower number as a rollback; this
-    /// command does not know what was published).
+    /// Sequence number: each new list needs a higher one than every list published before
+    /// (verifiers that have seen a list refuse one with a lower number as a rollback). The
+    /// ledger records every list built: a sequence already used with other content, or below
+    /// the highest recorded, is refused; the same content again writes the recorded list.
     #[arg(long)]
     pub sequence: u64,
     /// Validity of the list in days, from now.

@@ -106,6 +106,7 @@ impl From<KeyFileError> for Failure {
         let (code, hint) = match &e {
             KeyFileError::Io { .. } => (ErrorCode::KeyFileIo, None),
             KeyFileError::TooOpen { .. } => (ErrorCode::KeyFileTooOpen, None),
+            KeyFileError::NotOwned { .. } => (ErrorCode::KeyFileNotOwned, None),
             KeyFileError::Exists { .. } => (
                 ErrorCode::KeyFileExists,
                 Some("choose another --out directory or --name; key files are never overwritten"),

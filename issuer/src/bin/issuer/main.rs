@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use clap::error::ErrorKind;
 
-use cli::{Cli, Command, KeysCommand, StatusCommand, TrustCommand};
+use cli::{Cli, Command, KeysCommand, LedgerCommand, StatusCommand, TrustCommand};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -36,6 +36,15 @@ fn run(cli: &Cli) -> error::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Generate(a),
         } => cmd::keys::generate(cli, a),
+        Command::Keys {
+            command: KeysCommand::Import(a),
+        } => cmd::keys::import(cli, a),
+        Command::Keys {
+            command: KeysCommand::Show(a),
+        } => cmd::keys::show(cli, a),
+        Command::Ledger {
+            command: LedgerCommand::Verify(a),
+        } => cmd::ledger::verify(cli, a),
         Command::Trust {
             command: TrustCommand::Build(a),
         } => cmd::keys::build_trust_list(cli, a),

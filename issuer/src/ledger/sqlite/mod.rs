@@ -2,17 +2,23 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+mod audit;
+mod rows;
 mod schema;
 
+use rows::{
+    APP_COLS, AppRow, CREDENTIAL_SELECT, PERMIT_COLS, PERMIT_SELECT, app_from, app_row,
+    checked_credential, i64_of, permit_from, raw_credential, u64_of,
+};
 use schema::MIGRATIONS;
 
+use super::digest::{self, EventRow};
 use super::{
-    AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialStatusRow, Event,
-    IntentRecord, IntentState, Ledger, LedgerError, PermitDetails, PermitRecord, PermitState,
-    Publication, Tx,
+    AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialScan, CredentialStatusRow,
+    Event, IntentRecord, IntentState, Ledger, LedgerError, PermitRecord, Publication,
+    TrustPublication, Tx,
 };
 
 /// Page size of a new ledger file: 16 KiB rather than SQLite's 4 KiB.
@@ -130,13 +136,16 @@ impl SqliteLedger {
                 ),
             });
         }
-        for (i, sql) in MIGRATIONS
+        for (i, m) in MIGRATIONS
             .iter()
             .enumerate()
             .skip(usize::try_from(applied).unwrap_or(0))
         {
             let tx = conn.transaction().map_err(&e)?;
-            tx.execute_batch(sql).map_err(&e)?;
+            tx.execute_batch(m.sql).map_err(&e)?;
+            if let Some(then) = m.then {
+                then(&tx)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version) VALUES (?1)",
                 [i as i64 + 1],
@@ -167,7 +176,11 @@ impl Ledger for SqliteLedger {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err(&path))?;
-        let mut t = SqliteTx { tx, path };
+        let mut t = SqliteTx {
+            tx,
+            path,
+            chain_head: None,
+        };
         let out = f(&mut t)?;
         let p = t.path.clone();
         t.tx.commit().map_err(db_err(&p))?;
@@ -178,83 +191,8 @@ impl Ledger for SqliteLedger {
 struct SqliteTx<'c> {
     tx: rusqlite::Transaction<'c>,
     path: String,
-}
-
-fn date(s: &str) -> Result<NaiveDate, LedgerError> {
-    permit_shared::civil::parse_date(s).ok_or_else(|| LedgerError::Damaged(format!("date `{s}`")))
-}
-
-fn u64_of(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn i64_of(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-type AppRow = (
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    String,
-);
-
-fn app_from(r: AppRow) -> Result<ApplicationRecord, LedgerError> {
-    Ok(ApplicationRecord {
-        id: r.0,
-        reference: r.1,
-        content_hash: r.2,
-        id_number: r.3,
-        applicant_json: r.4,
-        eligibility_json: r.5,
-        state: AppState::parse(&r.6)
-            .ok_or_else(|| LedgerError::Damaged(format!("state `{}`", r.6)))?,
-        permit_serial: r.7.map(u64_of),
-        submitted_at: r.8,
-        actor: r.9,
-    })
-}
-
-const APP_COLS: &str = "id, reference, content_hash, id_number, applicant_json, eligibility_json, state, permit_serial, submitted_at, actor";
-const PERMIT_COLS: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at";
-
-fn permit_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<PermitRecord, LedgerError>> {
-    let state: String = r.get(2)?;
-    let details: String = r.get(3)?;
-    let dates: [String; 4] = [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?];
-    let serial: i64 = r.get(0)?;
-    let application_id: String = r.get(1)?;
-    let authority: i64 = r.get(8)?;
-    let current_version: i64 = r.get(9)?;
-    let created_at: i64 = r.get(10)?;
-    let updated_at: i64 = r.get(11)?;
-    Ok((|| {
-        Ok(PermitRecord {
-            serial: u64_of(serial),
-            application_id,
-            state: match state.as_str() {
-                "active" => PermitState::Active,
-                "cancelled" => PermitState::Cancelled,
-                _ => return Err(LedgerError::Damaged(format!("permit state `{state}`"))),
-            },
-            details: serde_json::from_str::<PermitDetails>(&details)
-                .map_err(|e| LedgerError::Damaged(format!("permit details: {e}")))?,
-            issued_on: date(&dates[0])?,
-            valid_until: date(&dates[1])?,
-            endorsed_until: date(&dates[2])?,
-            residence_counted_since: date(&dates[3])?,
-            authority: u32::try_from(authority).unwrap_or(0),
-            current_version: u32::try_from(current_version).unwrap_or(0),
-            created_at,
-            updated_at,
-        })
-    })())
+    /// The last event's id and chain link, once read or written in this transaction.
+    chain_head: Option<(i64, String)>,
 }
 
 impl SqliteTx<'_> {
@@ -294,23 +232,7 @@ impl SqliteTx<'_> {
         sql: &str,
         p: impl rusqlite::Params,
     ) -> Result<Option<ApplicationRecord>, LedgerError> {
-        let r: Option<AppRow> = self
-            .qrow(sql, p, |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            })
-            .optional()
-            .map_err(self.e())?;
+        let r: Option<AppRow> = self.qrow(sql, p, app_row).optional().map_err(self.e())?;
         r.map(app_from).transpose()
     }
 }
@@ -374,14 +296,16 @@ impl Tx for SqliteTx<'_> {
 
     fn active_permit_for(&mut self, id_number: &str) -> Result<Option<PermitRecord>, LedgerError> {
         self.one_permit(
-            &format!("SELECT {PERMIT_COLS} FROM permits WHERE id_number = ?1 AND state = 'active'"),
+            &format!(
+                "SELECT {PERMIT_SELECT} FROM permits WHERE id_number = ?1 AND state = 'active'"
+            ),
             [id_number],
         )
     }
 
     fn permit(&mut self, serial: u64) -> Result<Option<PermitRecord>, LedgerError> {
         self.one_permit(
-            &format!("SELECT {PERMIT_COLS} FROM permits WHERE serial = ?1"),
+            &format!("SELECT {PERMIT_SELECT} FROM permits WHERE serial = ?1"),
             [i64_of(serial)],
         )
     }
@@ -408,7 +332,7 @@ impl Tx for SqliteTx<'_> {
         let details =
             serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
         self.exec(
-                &format!("INSERT INTO permits ({PERMIT_COLS}, id_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                &format!("INSERT INTO permits ({PERMIT_COLS}, id_number, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
                 params![
                     i64_of(r.serial),
                     r.application_id,
@@ -423,6 +347,7 @@ impl Tx for SqliteTx<'_> {
                     r.created_at,
                     r.updated_at,
                     r.details.id_number,
+                    digest::permit(r),
                 ],
             )
             .map_err(self.e())?;
@@ -434,7 +359,7 @@ impl Tx for SqliteTx<'_> {
             serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
         let n = self
             .exec(
-                "UPDATE permits SET state = ?2, details_json = ?3, issued_on = ?4, valid_until = ?5, endorsed_until = ?6, residence_counted_since = ?7, authority = ?8, current_version = ?9, updated_at = ?10 WHERE serial = ?1",
+                "UPDATE permits SET state = ?2, details_json = ?3, issued_on = ?4, valid_until = ?5, endorsed_until = ?6, residence_counted_since = ?7, authority = ?8, current_version = ?9, updated_at = ?10, id_number = ?11, digest = ?12 WHERE serial = ?1",
                 params![
                     i64_of(r.serial),
                     r.state.as_str(),
@@ -446,6 +371,8 @@ impl Tx for SqliteTx<'_> {
                     r.authority,
                     r.current_version,
                     r.updated_at,
+                    r.details.id_number,
+                    digest::permit(r),
                 ],
             )
             .map_err(self.e())?;
@@ -460,7 +387,7 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_credential(&mut self, r: &CredentialRecord) -> Result<(), LedgerError> {
         self.exec(
-                "INSERT INTO credentials (serial, version, status_index, key_id, issued_at, expires_at, cause, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &format!("INSERT INTO credentials ({CREDENTIAL_SELECT}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
                     i64_of(r.serial),
                     r.version,
@@ -469,7 +396,8 @@ impl Tx for SqliteTx<'_> {
                     r.issued_at,
                     r.expires_at,
                     r.cause,
-                    r.text
+                    r.text,
+                    digest::credential(r)
                 ],
             )
             .map_err(self.e())?;
@@ -481,61 +409,76 @@ impl Tx for SqliteTx<'_> {
         serial: u64,
         version: u32,
     ) -> Result<Option<CredentialRecord>, LedgerError> {
-        self.qrow(
-                "SELECT serial, version, status_index, key_id, issued_at, expires_at, cause, text FROM credentials WHERE serial = ?1 AND version = ?2",
+        let r = self
+            .qrow(
+                &format!(
+                    "SELECT {CREDENTIAL_SELECT} FROM credentials WHERE serial = ?1 AND version = ?2"
+                ),
                 params![i64_of(serial), version],
-                |r| {
-                    Ok(CredentialRecord {
-                        serial: u64_of(r.get(0)?),
-                        version: r.get(1)?,
-                        status_index: u64_of(r.get(2)?),
-                        key_id: r.get(3)?,
-                        issued_at: r.get(4)?,
-                        expires_at: r.get(5)?,
-                        cause: r.get(6)?,
-                        text: r.get(7)?,
-                    })
-                },
+                |r| raw_credential(r, 0),
             )
             .optional()
-            .map_err(self.e())
+            .map_err(self.e())?;
+        r.map(checked_credential).transpose()
     }
 
     fn append_event(&mut self, e: &Event) -> Result<(), LedgerError> {
+        let (last_id, previous) = match self.chain_head.take() {
+            Some(h) => h,
+            None => self
+                .qrow(
+                    "SELECT id, chain FROM events ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(self.e())?
+                .unwrap_or((0, digest::CHAIN_START.to_owned())),
+        };
+        let mut row = EventRow {
+            id: last_id + 1,
+            event: Event {
+                at: e.at,
+                actor: e.actor.clone(),
+                kind: e.kind.clone(),
+                application_id: e.application_id.clone(),
+                serial: e.serial,
+                version: e.version,
+                detail: e.detail.to_string(),
+            },
+            chain: String::new(),
+        };
+        row.chain = digest::event_link(&previous, &row);
         self.exec(
-                "INSERT INTO events (at, actor, kind, application_id, serial, version, detail_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO events (id, at, actor, kind, application_id, serial, version, detail_json, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    e.at,
-                    e.actor,
-                    e.kind,
-                    e.application_id,
-                    e.serial.map(i64_of),
-                    e.version,
-                    e.detail.to_string()
+                    row.id,
+                    row.event.at,
+                    row.event.actor,
+                    row.event.kind,
+                    row.event.application_id,
+                    row.event.serial.map(i64_of),
+                    row.event.version,
+                    row.event.detail,
+                    row.chain
                 ],
             )
             .map_err(self.e())?;
+        self.chain_head = Some((row.id, row.chain));
         Ok(())
     }
 
     fn events_for(&mut self, serial: u64, application_id: &str) -> Result<Vec<Event>, LedgerError> {
         let mut st = self
             .tx
-            .prepare_cached("SELECT at, actor, kind, application_id, serial, version, detail_json FROM events WHERE serial = ?1 OR application_id = ?2 ORDER BY id")
+            .prepare_cached(&format!(
+                "SELECT {} FROM events WHERE serial = ?1 OR application_id = ?2 ORDER BY id",
+                rows::EVENT_SELECT
+            ))
             .map_err(db_err(&self.path))?;
         let rows = st
             .query_map(params![i64_of(serial), application_id], |r| {
-                let detail: String = r.get(6)?;
-                let serial: Option<i64> = r.get(4)?;
-                Ok(Event {
-                    at: r.get(0)?,
-                    actor: r.get(1)?,
-                    kind: r.get(2)?,
-                    application_id: r.get(3)?,
-                    serial: serial.map(u64_of),
-                    version: r.get(5)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                })
+                rows::event_row(r).map(|e| e.event.parsed())
             })
             .map_err(db_err(&self.path))?;
         rows.collect::<Result<Vec<_>, _>>()
@@ -615,23 +558,26 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<(), LedgerError> {
         let mut st = self
             .tx
-            .prepare_cached("SELECT c.status_index, c.version, p.current_version, p.state, p.endorsed_until FROM credentials c JOIN permits p ON p.serial = c.serial")
+            .prepare_cached(&format!(
+                "SELECT {}, {} FROM credentials c JOIN permits p ON p.serial = c.serial",
+                rows::prefixed("c.", CREDENTIAL_SELECT),
+                rows::prefixed("p.", PERMIT_SELECT)
+            ))
             .map_err(db_err(&self.path))?;
-        let mut rows = st.query([]).map_err(db_err(&self.path))?;
-        while let Some(r) = rows.next().map_err(db_err(&self.path))? {
-            let state: String = r.get(3).map_err(db_err(&self.path))?;
-            let endorsed: String = r.get(4).map_err(db_err(&self.path))?;
-            let idx: i64 = r.get(0).map_err(db_err(&self.path))?;
+        let mut cursor = st.query([]).map_err(db_err(&self.path))?;
+        while let Some(r) = cursor.next().map_err(db_err(&self.path))? {
+            // Both rows are checked: a damaged state, version or date would publish a wrong
+            // status, a damaged index would put it in another credential's slot.
+            let c = checked_credential(raw_credential(r, 0).map_err(db_err(&self.path))?)?;
+            let p = rows::raw_permit(r, 9)
+                .map_err(db_err(&self.path))?
+                .checked()?;
             f(CredentialStatusRow {
-                status_index: u64_of(idx),
-                version: r.get(1).map_err(db_err(&self.path))?,
-                current_version: r.get(2).map_err(db_err(&self.path))?,
-                state: if state == "cancelled" {
-                    PermitState::Cancelled
-                } else {
-                    PermitState::Active
-                },
-                endorsed_until: date(&endorsed)?,
+                status_index: c.status_index,
+                version: c.version,
+                current_version: p.current_version,
+                state: p.state,
+                endorsed_until: p.endorsed_until,
             });
         }
         Ok(())
@@ -651,7 +597,7 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_intent(&mut self, r: &IntentRecord) -> Result<(), LedgerError> {
         self.exec(
-            "INSERT INTO batch_intents (row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO batch_intents (row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 r.row_key,
                 r.application_id,
@@ -663,7 +609,8 @@ impl Tx for SqliteTx<'_> {
                 r.state.as_str(),
                 r.created_at,
                 r.job,
-                i64_of(r.line)
+                i64_of(r.line),
+                digest::intent(r)
             ],
         )
         .map_err(self.e())?;
@@ -673,7 +620,7 @@ impl Tx for SqliteTx<'_> {
     fn intent(&mut self, row_key: &str) -> Result<Option<IntentRecord>, LedgerError> {
         let r = self
             .qrow(
-                "SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line FROM batch_intents WHERE row_key = ?1",
+                "SELECT row_key, application_id, serial, status_index, id_number, version, plan_json, state, created_at, job, line, digest FROM batch_intents WHERE row_key = ?1",
                 [row_key],
                 |r| {
                     let state: String = r.get(7)?;
@@ -692,12 +639,20 @@ impl Tx for SqliteTx<'_> {
                             created_at: r.get(8)?,
                         },
                         state,
+                        r.get::<_, String>(11)?,
                     ))
                 },
             )
             .optional()
             .map_err(self.e())?;
-        r.map(|(mut rec, state)| {
+        r.map(|(mut rec, state, stored)| {
+            // The plan is signed again after a crash: never from a damaged one.
+            if digest::intent(&rec) != stored {
+                return Err(LedgerError::Damaged(format!(
+                    "batch intent {}: the record does not match its digest",
+                    rec.row_key
+                )));
+            }
             rec.state = match state.as_str() {
                 "pending" => IntentState::Pending,
                 "done" => IntentState::Done,
@@ -727,6 +682,47 @@ impl Tx for SqliteTx<'_> {
             )
             .map_err(self.e())?;
         Ok(u64_of(first))
+    }
+
+    fn trust_publication(
+        &mut self,
+        sequence: u64,
+    ) -> Result<Option<TrustPublication>, LedgerError> {
+        self.trust_publication_impl(sequence)
+    }
+
+    fn last_trust_sequence(&mut self) -> Result<Option<u64>, LedgerError> {
+        self.last_trust_sequence_impl()
+    }
+
+    fn insert_trust_publication(
+        &mut self,
+        p: &TrustPublication,
+        event: &Event,
+    ) -> Result<(), LedgerError> {
+        self.insert_trust_publication_impl(p, event)
+    }
+
+    fn scan_applications(
+        &mut self,
+        f: &mut dyn FnMut(&str, Result<ApplicationRecord, LedgerError>),
+    ) -> Result<(), LedgerError> {
+        self.scan_applications_impl(f)
+    }
+
+    fn scan_permits(
+        &mut self,
+        f: &mut dyn FnMut(u64, Result<PermitRecord, LedgerError>),
+    ) -> Result<(), LedgerError> {
+        self.scan_permits_impl(f)
+    }
+
+    fn scan_credentials(&mut self, f: &mut dyn FnMut(CredentialScan)) -> Result<(), LedgerError> {
+        self.scan_credentials_impl(f)
+    }
+
+    fn scan_events(&mut self, f: &mut dyn FnMut(EventRow)) -> Result<(), LedgerError> {
+        self.scan_events_impl(f)
     }
 
     fn pending_intent_serials(&mut self) -> Result<Vec<u64>, LedgerError> {

@@ -1,42 +1,50 @@
-//! `issuer keys generate` and `issuer trust build`.
+//! `issuer keys generate|import|show` and `issuer trust build`.
 
 use std::process::ExitCode;
 
 use chrono::Duration;
+use serde::Serialize;
 
 use permit_issuer::keyfile;
+use permit_issuer::ledger::Ledger as _;
+use permit_issuer::ledger::digest::sha256_hex;
+use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::lifecycle;
 use permit_issuer::report::TrustListBuilt;
 use permit_shared::trust::{self, KeyEntry, TrustListBody};
 
-use crate::cli::{Cli, GenerateArgs, TrustBuildArgs};
-use crate::context;
+use crate::cli::{Cli, GenerateArgs, ImportArgs, NewKeyArgs, ShowArgs, TrustBuildArgs};
+use crate::context::{self, Acting};
 use crate::error::{Failure, Result};
-use crate::output::{print_json, read_small, rfc3339, write_output};
+use crate::output::{check_output, print_json, read_small, rfc3339, write_output};
 
-/// `issuer keys generate`
-pub fn generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
+/// The options of a new key's files.
+fn new_key_options(cli: &Cli, a: &NewKeyArgs) -> Result<keyfile::GenerateOptions> {
     let now = context::now(cli)?;
     let role = keyfile::Role::from(a.role);
     let stem = a.name.clone().unwrap_or_else(|| match role {
         keyfile::Role::Issuer => "issuer".into(),
         keyfile::Role::Root => "root".into(),
     });
-    let g = keyfile::generate(
-        &a.out,
-        &keyfile::GenerateOptions {
-            role,
-            stem,
-            issuer_name: a.issuer_name.clone(),
-            test: a.test,
-            signing_from: now,
-            signing_until: now + Duration::days(i64::from(a.signing_days)),
-        },
-    )?;
+    Ok(keyfile::GenerateOptions {
+        role,
+        stem,
+        issuer_name: a.issuer_name.clone(),
+        test: a.test,
+        signing_from: now,
+        signing_until: now + Duration::days(i64::from(a.signing_days)),
+    })
+}
+
+fn print_generated(cli: &Cli, g: &keyfile::Generated) -> Result<ExitCode> {
     if cli.json {
-        print_json(&g)?;
+        print_json(g)?;
     } else {
         println!("key id       {}", g.kid);
-        println!("private key  {} (mode 0600)", g.private_key.display());
+        println!(
+            "private key  {} (PKCS#8, mode 0600)",
+            g.private_key.display()
+        );
         println!("public key   {}", g.public_pem.display());
         println!("public JWK   {}", g.public_jwk.display());
         if let Some(e) = &g.trust_entry {
@@ -46,9 +54,57 @@ pub fn generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `issuer keys generate`
+pub fn generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
+    let g = keyfile::generate(&a.new.out, &new_key_options(cli, &a.new)?)?;
+    print_generated(cli, &g)
+}
+
+/// `issuer keys import`
+pub fn import(cli: &Cli, a: &ImportArgs) -> Result<ExitCode> {
+    let g = keyfile::import(&a.input, &a.new.out, &new_key_options(cli, &a.new)?)?;
+    print_generated(cli, &g)
+}
+
+/// `issuer keys show`
+pub fn show(cli: &Cli, a: &ShowArgs) -> Result<ExitCode> {
+    let info = keyfile::show(&a.key)?;
+    if cli.json {
+        print_json(&info)?;
+    } else {
+        println!("file         {} ({})", info.file.display(), info.kind);
+        println!("key id       {}", info.kid);
+        println!("SHA-256      {}", info.fingerprint_sha256);
+        match (&info.role, &info.trust_entry) {
+            (Some(role), Some(e)) => println!("role         {role} (trust entry {})", e.display()),
+            _ => println!("role         not recorded beside the key"),
+        }
+        if let Some((from, until)) = &info.signing_window {
+            println!("signs        from {from} until {until}");
+        }
+        if info.test {
+            println!("TEST-ONLY    yes");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a trust list says apart from its signing time: the ledger refuses a sequence used for
+/// other content, and treats the same content again as a repeat of the same command.
+#[derive(Serialize)]
+struct TrustContent<'a> {
+    root: String,
+    sequence: u64,
+    valid_days: u32,
+    publisher: &'a str,
+    test: bool,
+    keys: &'a [KeyEntry],
+}
+
 /// `issuer trust build`
 pub fn build_trust_list(cli: &Cli, a: &TrustBuildArgs) -> Result<ExitCode> {
-    let now = context::now(cli)?;
+    let acting = Acting::from_cli(cli)?;
+    let now = acting.now;
     let root = keyfile::read_secret_key(&a.root)?;
     let mut keys = Vec::new();
     for p in &a.entries {
@@ -58,6 +114,15 @@ pub fn build_trust_list(cli: &Cli, a: &TrustBuildArgs) -> Result<ExitCode> {
         })?;
         keys.push(e);
     }
+    let content = serde_json::to_vec(&TrustContent {
+        root: root.public().id().to_string(),
+        sequence: a.sequence,
+        valid_days: a.valid_days,
+        publisher: &a.publisher,
+        test: a.test,
+        keys: &keys,
+    })
+    .map_err(|e| Failure::usage(e.to_string()))?;
     let body = TrustListBody {
         format: trust::FORMAT.into(),
         sequence: a.sequence,
@@ -67,24 +132,45 @@ pub fn build_trust_list(cli: &Cli, a: &TrustBuildArgs) -> Result<ExitCode> {
         test: a.test,
         keys,
     };
-    let doc = trust::sign(&body, &root).map_err(|e| Failure::usage(e.to_string()))?;
-    write_output(&a.out, doc.as_bytes(), a.force)?;
+    check_output(&a.out, a.force)?;
+    let office = acting.office();
+    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let outcome = ledger.transaction(|tx| -> Result<_> {
+        let outcome =
+            lifecycle::publish_trust_list(tx, &office, a.sequence, &sha256_hex(&content), || {
+                trust::sign(&body, &root).map_err(|e| lifecycle::LifecycleError::Refused {
+                    code: permit_issuer::error_code::ErrorCode::Usage,
+                    message: e.to_string(),
+                })
+            })?;
+        write_output(&a.out, outcome.publication.document.as_bytes(), a.force)?;
+        Ok(outcome)
+    })?;
+    // A repeat writes the list recorded before, with the times it was signed with.
+    let written = trust::dangerous_read_unverified_body(outcome.publication.document.as_bytes())
+        .map_err(|e| Failure::usage(format!("recorded trust list: {e}")))?;
     if cli.json {
         print_json(&TrustListBuilt {
-            expires_at: body.expires_at.clone(),
-            keys: body.keys.iter().map(|k| k.kid.to_string()).collect(),
+            expires_at: written.expires_at.clone(),
+            keys: written.keys.iter().map(|k| k.kid.to_string()).collect(),
             out: a.out.clone(),
             root: root.public().id().to_string(),
             sequence: a.sequence,
+            already_recorded: outcome.already_recorded,
         })?;
     } else {
         println!(
-            "trust list {} (sequence {}, {} keys, root {}, expires {})",
+            "trust list {} (sequence {}, {} keys, root {}, expires {}){}",
             a.out.display(),
             a.sequence,
-            body.keys.len(),
+            written.keys.len(),
             root.public().id(),
-            body.expires_at
+            written.expires_at,
+            if outcome.already_recorded {
+                ": recorded before with the same content, written again"
+            } else {
+                ""
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

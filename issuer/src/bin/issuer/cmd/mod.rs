@@ -5,5 +5,6 @@ pub mod card;
 pub mod demo_data;
 pub mod issue;
 pub mod keys;
+pub mod ledger;
 pub mod permit;
 pub mod status;

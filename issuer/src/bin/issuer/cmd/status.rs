@@ -24,7 +24,8 @@ pub fn publish(cli: &Cli, a: &PublishArgs) -> Result<ExitCode> {
     let office = acting.office();
     let mut ledger = SqliteLedger::open(&cli.ledger)?;
     let (publication, counts) = ledger.transaction(|tx| -> Result<_> {
-        let (bytes, publication, counts) = lifecycle::publish_status(tx, &office, &s)?;
+        let (bytes, publication, counts) =
+            lifecycle::publish_status(tx, &office, &s, a.min_sequence)?;
         write_output(&a.out, &bytes, a.force)?;
         Ok((publication, counts))
     })?;
