@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use permit_issuer::issue::{Office, Signer};
+use permit_issuer::ledger::open::{AnyLedger, Mode};
 use permit_issuer::settings::Settings;
 use permit_issuer::{demo, keyfile};
 use permit_shared::trust::{self, TrustList, Usage};
@@ -129,4 +130,14 @@ pub fn serial(s: &str) -> Result<u64> {
             "`{s}` is not a permit serial (12 digits)"
         )))
     }
+}
+
+/// The ledger `--ledger` names (a SQLite file, or a `postgres://…` URL), opened for one command.
+pub fn ledger(cli: &Cli) -> Result<AnyLedger> {
+    Ok(AnyLedger::open(&cli.ledger, Mode::Command)?)
+}
+
+/// The ledger `--ledger` names, opened for a batch job (every commit durable).
+pub fn durable_ledger(cli: &Cli) -> Result<AnyLedger> {
+    Ok(AnyLedger::open(&cli.ledger, Mode::Durable)?)
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use chrono::DateTime;
 
 use permit_issuer::issue::{Office, Signer};
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::ledger::{Ledger as _, Tx};
 use permit_issuer::lifecycle::{self, Change, Issued, LifecycleError};
 use permit_issuer::report::Cancelled;
@@ -52,7 +51,7 @@ fn reissue(
         check_output(o, a.force)?;
     }
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let (issued, r) = ledger.transaction(|tx| -> Result<_> {
         let issued = step(tx, &office, &s)?;
         let r = match a.out.as_deref() {
@@ -80,7 +79,7 @@ pub fn cancel(cli: &Cli, a: &CancelArgs) -> Result<ExitCode> {
     let serial = context::serial(&a.serial)?;
     let acting = Acting::from_cli(cli)?;
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     ledger.transaction(|tx| {
         lifecycle::cancel(
             tx,
@@ -109,7 +108,7 @@ pub fn show(cli: &Cli, serial: &str) -> Result<ExitCode> {
     let serial = context::serial(serial)?;
     let now = context::now(cli)?;
     let settings = context::settings(cli)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let h = ledger.transaction(|tx| {
         lifecycle::history(tx, serial, permit_shared::civil::date_of(now), &settings)
     })?;
@@ -155,7 +154,7 @@ pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
     let now = context::now(cli)?;
     let s = context::signer(&a.keys, Usage::Permit, now)?;
     check_output(&a.out, a.force)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let issued = ledger.transaction(|tx| lifecycle::current(tx, serial))?;
     let r = render_checked(&issued.text, &a.out, &a.qr, s.trust(), now)?;
     emit(&r, &a.out, a.force)?;
