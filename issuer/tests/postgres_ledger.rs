@@ -185,3 +185,136 @@ fn a_constraint_violation_is_a_conflict() {
     let back = l.transaction(|tx| tx.application_by_ref("R1")).unwrap();
     assert_eq!(back, Some(app));
 }
+
+/// Runs `issuer --json --now NOW ARGS…` on the ledger at `url`, in `dir`.
+fn run(url: &str, dir: &Path, now: &str, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let o = Command::new(BIN)
+        .current_dir(dir)
+        .env("ISSUER_LEDGER", url)
+        .args(["--json", "--now", now])
+        .args(args)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        o.status.code().unwrap(),
+        v,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The integrity rules of `ledger_integrity.rs` on PostgreSQL: digests checked on read (nothing
+/// signed from a damaged row), and `issuer ledger verify` naming every damaged row. The damage is
+/// done by a direct client with the triggers disabled, as a damaged page would be.
+#[test]
+fn damage_is_refused_and_named_on_postgres() {
+    let Some(url) = fresh("integrity") else {
+        return;
+    };
+    const ISSUED: &str = "2026-01-10T10:00:00+08:00";
+    const ENDORSE: &str = "2026-12-20T10:00:00+08:00";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = dir.join("a.jsonl");
+    let st = Command::new(BIN)
+        .args(["demo-data", "--count", "2", "--seed", "5", "--out"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&input).unwrap();
+    let mut serials = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let a = dir.join(format!("a{i}.json"));
+        std::fs::write(&a, line).unwrap();
+        let (code, v, err) = run(
+            &url,
+            dir,
+            ISSUED,
+            &[
+                "issue",
+                "--applicant",
+                a.to_str().unwrap(),
+                "--out",
+                "p.txt",
+                "--force",
+            ],
+        );
+        assert_eq!(code, 0, "{v} {err}");
+        serials.push(v["serial"].as_str().unwrap().to_owned());
+    }
+    let (code, v, err) = run(&url, dir, ENDORSE, &["ledger", "verify"]);
+    assert_eq!(code, 0, "an intact ledger verifies: {v} {err}");
+    assert_eq!(
+        (v["permits"].as_u64(), v["signatures_checked"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let first: i64 = serials[0].parse().unwrap();
+    let second: i64 = serials[1].parse().unwrap();
+    db.execute(
+        "UPDATE permits SET details_json = replace(details_json, '\"name\":\"', '\"name\":\"X') WHERE serial = $1",
+        &[&first],
+    )
+    .unwrap();
+    db.batch_execute(&format!(
+        "ALTER TABLE credentials DISABLE TRIGGER USER; ALTER TABLE events DISABLE TRIGGER USER;
+         UPDATE credentials SET status_index = status_index + 1 WHERE serial = {second};
+         UPDATE events SET actor = 'someone else' WHERE id = 2;
+         ALTER TABLE credentials ENABLE TRIGGER USER; ALTER TABLE events ENABLE TRIGGER USER;"
+    ))
+    .unwrap();
+    let events: i64 = db
+        .query_one("SELECT COUNT(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+
+    let (code, v, err) = run(
+        &url,
+        dir,
+        ENDORSE,
+        &["endorse", &serials[0], "--out", "e.txt"],
+    );
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (2, Some("LEDGER_DAMAGED")),
+        "{v} {err}"
+    );
+    assert!(!dir.join("e.txt").exists(), "nothing written");
+    let after: i64 = db
+        .query_one("SELECT COUNT(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(after, events, "nothing recorded");
+    let (code, v, _) = run(&url, dir, ENDORSE, &["status", "publish", "--out", "s.cwt"]);
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (2, Some("LEDGER_DAMAGED")),
+        "{v}"
+    );
+
+    let (code, v, err) = run(&url, dir, ENDORSE, &["ledger", "verify"]);
+    assert_eq!(code, 2, "{v} {err}");
+    let mut rows: Vec<(String, String)> = v["damaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["table"].as_str().unwrap().into(),
+                d["row"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut expected = vec![
+        ("credentials".to_owned(), format!("{} v1", serials[1])),
+        ("events".to_owned(), "2".to_owned()),
+        ("permits".to_owned(), serials[0].clone()),
+        // Its credential is damaged, so it has no intact current credential.
+        ("permits".to_owned(), serials[1].clone()),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected, "{v}");
+}
