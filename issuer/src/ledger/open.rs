@@ -22,15 +22,15 @@ pub enum Mode {
 pub enum AnyLedger {
     /// An embedded SQLite file.
     Sqlite(SqliteLedger),
-    /// A PostgreSQL database.
-    Postgres(PgLedger),
+    /// A PostgreSQL database (boxed: its client and statement cache are larger).
+    Postgres(Box<PgLedger>),
 }
 
 impl AnyLedger {
     /// Opens (and migrates) the ledger at `location`: a PostgreSQL URL, else a SQLite file path.
     pub fn open(location: &Path, mode: Mode) -> Result<AnyLedger, LedgerError> {
         if let Some(url) = location.to_str().filter(|s| is_postgres_url(s)) {
-            return PgLedger::open(url).map(AnyLedger::Postgres);
+            return PgLedger::open(url).map(|l| AnyLedger::Postgres(Box::new(l)));
         }
         match mode {
             Mode::Command => SqliteLedger::open(location),

@@ -20,6 +20,7 @@
 //! Statements are prepared once per connection and cached. The URL's password never appears in
 //! an error: the location shown is [`redact`]ed.
 
+mod rows;
 mod scan;
 mod schema;
 mod url;
@@ -33,20 +34,25 @@ pub use url::{is_postgres_url, redact};
 
 use super::digest::{self, EventRow};
 use super::sqlite::rows::{
-    self as shared_rows, APP_COLS, AppRow, CREDENTIAL_SELECT, PERMIT_COLS, PERMIT_SELECT,
-    RawPermit, app_from, checked_credential, i64_of, u64_of,
+    self as shared_rows, APP_COLS, CREDENTIAL_SELECT, PERMIT_SELECT, app_from, checked_credential,
+    i64_of, u64_of,
 };
 use super::{
     AppState, ApplicationRecord, CardRecord, CredentialRecord, CredentialScan, CredentialStatusRow,
     Event, IntentRecord, IntentState, Ledger, LedgerError, PermitRecord, Publication,
     TrustPublication, Tx,
 };
+use rows::{app_row, col, col_u32, event_row, raw_credential, raw_permit};
 use schema::MIGRATIONS;
 
 /// The key of the advisory lock every ledger transaction takes (`gdrp` in ASCII).
 const WRITER_LOCK: i64 = 0x6764_7270;
 /// The key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x6764_7271;
+
+/// The columns a permit write sets, in the order of its values `$1`…`$14`.
+const PERMIT_WRITE: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at, id_number, digest";
+const PERMIT_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14";
 
 /// A parameter list.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -213,93 +219,6 @@ struct PgTx<'c> {
     chain_head: Option<(i64, String)>,
 }
 
-/// A column as `T`, a type mismatch being damage.
-fn col<'r, T: postgres::types::FromSql<'r>>(r: &'r Row, i: usize) -> Result<T, LedgerError> {
-    r.try_get(i)
-        .map_err(|e| LedgerError::Damaged(format!("column {i}: {e}")))
-}
-
-/// A `BIGINT` column that holds a `u32`.
-fn col_u32(r: &Row, i: usize) -> Result<u32, LedgerError> {
-    let v: i64 = col(r, i)?;
-    u32::try_from(v).map_err(|_| LedgerError::Damaged(format!("column {i}: {v} out of range")))
-}
-
-fn app_row(r: &Row) -> Result<AppRow, LedgerError> {
-    Ok((
-        col(r, 0)?,
-        col(r, 1)?,
-        col(r, 2)?,
-        col(r, 3)?,
-        col(r, 4)?,
-        col(r, 5)?,
-        col(r, 6)?,
-        col(r, 7)?,
-        col(r, 8)?,
-        col(r, 9)?,
-    ))
-}
-
-/// The [`PERMIT_SELECT`] columns from `o` on, as stored.
-fn raw_permit(r: &Row, o: usize) -> Result<RawPermit, LedgerError> {
-    Ok(RawPermit {
-        serial: col(r, o)?,
-        application_id: col(r, o + 1)?,
-        state: col(r, o + 2)?,
-        details: col(r, o + 3)?,
-        dates: [
-            col(r, o + 4)?,
-            col(r, o + 5)?,
-            col(r, o + 6)?,
-            col(r, o + 7)?,
-        ],
-        authority: col(r, o + 8)?,
-        current_version: col(r, o + 9)?,
-        created_at: col(r, o + 10)?,
-        updated_at: col(r, o + 11)?,
-        id_number: col(r, o + 12)?,
-        digest: col(r, o + 13)?,
-    })
-}
-
-/// The [`CREDENTIAL_SELECT`] columns from `o` on, with the stored digest.
-fn raw_credential(r: &Row, o: usize) -> Result<(CredentialRecord, String), LedgerError> {
-    let serial: i64 = col(r, o)?;
-    let index: i64 = col(r, o + 2)?;
-    Ok((
-        CredentialRecord {
-            serial: u64_of(serial),
-            version: col_u32(r, o + 1)?,
-            status_index: u64_of(index),
-            key_id: col(r, o + 3)?,
-            issued_at: col(r, o + 4)?,
-            expires_at: col(r, o + 5)?,
-            cause: col(r, o + 6)?,
-            text: col(r, o + 7)?,
-        },
-        col(r, o + 8)?,
-    ))
-}
-
-/// An event row as stored ([`EVENT_SELECT`](shared_rows::EVENT_SELECT)).
-fn event_row(r: &Row) -> Result<EventRow, LedgerError> {
-    let serial: Option<i64> = col(r, 5)?;
-    let version: Option<i64> = col(r, 6)?;
-    Ok(EventRow {
-        id: col(r, 0)?,
-        event: Event {
-            at: col(r, 1)?,
-            actor: col(r, 2)?,
-            kind: col(r, 3)?,
-            application_id: col(r, 4)?,
-            serial: serial.map(u64_of),
-            version: version.and_then(|v| u32::try_from(v).ok()),
-            detail: col(r, 7)?,
-        },
-        chain: col(r, 8)?,
-    })
-}
-
 impl PgTx<'_> {
     /// The prepared statement of `sql` (prepared once per connection).
     fn st(&mut self, sql: &str) -> Result<Statement, LedgerError> {
@@ -346,16 +265,44 @@ impl PgTx<'_> {
             .transpose()
     }
 
+    /// Runs `sql` (an insert or update of [`PERMIT_WRITE`]) with the permit's values.
+    fn write_permit(&mut self, sql: &str, r: &PermitRecord) -> Result<u64, LedgerError> {
+        let details =
+            serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        let dates = [
+            r.issued_on,
+            r.valid_until,
+            r.endorsed_until,
+            r.residence_counted_since,
+        ]
+        .map(|d| d.to_string());
+        self.exec(
+            sql,
+            &[
+                &i64_of(r.serial),
+                &r.application_id,
+                &r.state.as_str(),
+                &details,
+                &dates[0],
+                &dates[1],
+                &dates[2],
+                &dates[3],
+                &i64::from(r.authority),
+                &i64::from(r.current_version),
+                &r.created_at,
+                &r.updated_at,
+                &r.details.id_number,
+                &digest::permit(r),
+            ],
+        )
+    }
+
     fn exists(&mut self, sql: &str, p: Params<'_>) -> Result<bool, LedgerError> {
         match self.opt(sql, p)? {
             Some(r) => col(&r, 0),
             None => Ok(false),
         }
     }
-}
-
-fn details_json(r: &PermitRecord) -> Result<String, LedgerError> {
-    serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))
 }
 
 impl Tx for PgTx<'_> {
@@ -443,47 +390,17 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
-        let details = details_json(r)?;
-        self.exec(
-            &format!("INSERT INTO permits ({PERMIT_COLS}, id_number, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
-            &[
-                &i64_of(r.serial),
-                &r.application_id,
-                &r.state.as_str(),
-                &details,
-                &r.issued_on.to_string(),
-                &r.valid_until.to_string(),
-                &r.endorsed_until.to_string(),
-                &r.residence_counted_since.to_string(),
-                &i64::from(r.authority),
-                &i64::from(r.current_version),
-                &r.created_at,
-                &r.updated_at,
-                &r.details.id_number,
-                &digest::permit(r),
-            ],
+        self.write_permit(
+            &format!("INSERT INTO permits ({PERMIT_WRITE}) VALUES ({PERMIT_VALUES})"),
+            r,
         )?;
         self.append_event(event)
     }
 
     fn update_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
-        let details = details_json(r)?;
-        let n = self.exec(
-            "UPDATE permits SET state = $2, details_json = $3, issued_on = $4, valid_until = $5, endorsed_until = $6, residence_counted_since = $7, authority = $8, current_version = $9, updated_at = $10, id_number = $11, digest = $12 WHERE serial = $1",
-            &[
-                &i64_of(r.serial),
-                &r.state.as_str(),
-                &details,
-                &r.issued_on.to_string(),
-                &r.valid_until.to_string(),
-                &r.endorsed_until.to_string(),
-                &r.residence_counted_since.to_string(),
-                &i64::from(r.authority),
-                &i64::from(r.current_version),
-                &r.updated_at,
-                &r.details.id_number,
-                &digest::permit(r),
-            ],
+        let n = self.write_permit(
+            &format!("UPDATE permits SET ({PERMIT_WRITE}) = ({PERMIT_VALUES}) WHERE serial = $1"),
+            r,
         )?;
         if n != 1 {
             return Err(LedgerError::Damaged(format!(

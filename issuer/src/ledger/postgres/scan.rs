@@ -4,11 +4,11 @@
 use postgres::Row;
 use postgres::fallible_iterator::FallibleIterator as _;
 
-use super::{PgTx, app_row, col, db_err, event_row, raw_credential, raw_permit};
+use super::rows::{app_row, col, event_row, raw_credential, raw_permit};
+use super::{PgTx, db_err};
 use crate::ledger::digest::EventRow;
 use crate::ledger::sqlite::rows::{
-    self as shared_rows, APP_COLS, CREDENTIAL_SELECT, PERMIT_SELECT, app_from, checked_credential,
-    i64_of, u64_of,
+    self as shared_rows, APP_COLS, CREDENTIAL_SELECT, PERMIT_SELECT, app_from, i64_of, u64_of,
 };
 use crate::ledger::{
     ApplicationRecord, CredentialScan, Event, LedgerError, PermitRecord, TrustPublication, Tx as _,
@@ -71,19 +71,13 @@ impl PgTx<'_> {
         );
         self.each_row(&sql, &mut |r| {
             let raw = raw_credential(r, 0)?;
-            let (serial, version) = (raw.0.serial, raw.0.version);
             let has_permit: bool = col(r, 9)?;
             let permit = if has_permit {
-                Some(raw_permit(r, 10)?.checked())
+                Some(raw_permit(r, 10)?)
             } else {
                 None
             };
-            f(CredentialScan {
-                serial,
-                version,
-                credential: checked_credential(raw),
-                permit,
-            });
+            f(shared_rows::credential_scan(raw, permit));
             Ok(())
         })
     }

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use crate::ledger::digest::{self, EventRow};
 use crate::ledger::{
-    AppState, ApplicationRecord, CredentialRecord, Event, LedgerError, PermitDetails, PermitRecord,
-    PermitState,
+    AppState, ApplicationRecord, CredentialRecord, CredentialScan, Event, LedgerError,
+    PermitDetails, PermitRecord, PermitState,
 };
 
 pub(in crate::ledger) fn date(s: &str) -> Result<NaiveDate, LedgerError> {
@@ -222,6 +222,20 @@ pub(in crate::ledger) fn checked_credential(
         )));
     }
     Ok(c)
+}
+
+/// The audit's view of a credential row and its permit row (`None`: no such permit), both
+/// checked against their digests.
+pub(in crate::ledger) fn credential_scan(
+    raw: (CredentialRecord, String),
+    permit: Option<RawPermit>,
+) -> CredentialScan {
+    CredentialScan {
+        serial: raw.0.serial,
+        version: raw.0.version,
+        permit: permit.map(RawPermit::checked),
+        credential: checked_credential(raw),
+    }
 }
 
 /// What an event read selects.
