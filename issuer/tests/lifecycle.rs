@@ -1,4 +1,5 @@
-//! The permit lifecycle on a real (in-memory SQLite) ledger, checked the way a verifier sees it:
+//! The permit lifecycle on a real ledger (in-memory SQLite here; `lifecycle_postgres.rs` runs
+//! the same tests on PostgreSQL), checked the way a verifier sees it:
 //! application and eligibility, review, endorsement windows and suspension, registration changes
 //! and supersession, cancellation and status lists (with rollback and staleness), cards and
 //! fees, illegal transitions, and signed trust lists with key rotation and compromise.
@@ -9,6 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 
 use permit_issuer::issue::Signer;
 use permit_issuer::ledger::Ledger as _;
+use permit_issuer::ledger::open::AnyLedger;
 use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle::{
     self, CardKind, Change, Decision, Direct, Issued, LifecycleError, Office, Reporter,
@@ -38,8 +40,15 @@ fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     CST.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap().to_utc()
 }
 
+/// The ledger of one test world (`crate::fresh_ledger`: this one when this file is the test
+/// binary, PostgreSQL's when `lifecycle_postgres.rs` includes it).
+#[allow(dead_code)]
+fn fresh_ledger() -> AnyLedger {
+    AnyLedger::Sqlite(SqliteLedger::in_memory().unwrap())
+}
+
 struct World {
-    ledger: SqliteLedger,
+    ledger: AnyLedger,
     settings: Settings,
     signer: Signer,
     now: DateTime<Utc>,
@@ -48,7 +57,7 @@ struct World {
 impl World {
     fn new(now: DateTime<Utc>) -> World {
         World {
-            ledger: SqliteLedger::in_memory().unwrap(),
+            ledger: crate::fresh_ledger(),
             settings: Settings::default(),
             // Checked once, inside the demo key's signing window: the lifecycle tests move the
             // clock freely (some to 2025, before the window), and the library signs with the
@@ -775,7 +784,7 @@ fn failures_leave_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.sqlite3");
     let mut w = World::new(day(2026, 11, 25));
-    w.ledger = SqliteLedger::open(&db).unwrap();
+    w.ledger = AnyLedger::Sqlite(SqliteLedger::open(&db).unwrap());
     let raw = RawApplicant::from_json(HUIZHOU.as_bytes()).unwrap();
     // A step that fails after writing rows: the transaction rolls everything back.
     let r: Result<(), LifecycleError> = w.run(|tx, o, k| {

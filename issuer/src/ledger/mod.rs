@@ -2,13 +2,17 @@
 //! change, card and cancellation is a row with its time and actor; the `events` history is
 //! append-only, and a permit row is never updated without an event in the same transaction.
 //!
-//! Domain logic talks to the [`Tx`] trait only, so that a PostgreSQL store shared by several
-//! issuing nodes can replace the embedded SQLite one ([`sqlite::SqliteLedger`]) without touching
-//! it: no SQLite-specific behaviour is relied on outside `sqlite.rs` (identifiers are drawn at
-//! random and checked for uniqueness; times are Unix seconds; dates ISO 8601 text).
+//! Domain logic talks to the [`Tx`] trait only, so that the PostgreSQL store shared by several
+//! issuing offices ([`postgres::PgLedger`]) and the embedded SQLite one
+//! ([`sqlite::SqliteLedger`]) are interchangeable; [`open::AnyLedger`] opens the one a
+//! `--ledger` value names. No backend-specific behaviour is relied on outside the two backends
+//! (identifiers are drawn at random and checked for uniqueness; times are Unix seconds; dates
+//! ISO 8601 text; both run one writing transaction at a time).
 
 pub mod audit;
 pub mod digest;
+pub mod open;
+pub mod postgres;
 pub mod sqlite;
 
 use chrono::NaiveDate;

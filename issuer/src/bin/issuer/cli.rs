@@ -17,11 +17,16 @@ pub const DEFAULT_MODULE_PX: u32 = 8;
 #[derive(Debug, Parser)]
 #[command(name = "issuer", version, max_term_width = 100)]
 pub struct Cli {
-    /// The ledger (SQLite database; created on first use).
+    /// The ledger: a SQLite file (created on first use), or a PostgreSQL database shared by
+    /// several offices, `postgres://USER:PASSWORD@HOST:PORT/DB` (`?host=/socket/dir` for a
+    /// local socket). Give a URL with a password through ISSUER_LEDGER rather than the command
+    /// line, where other users of the machine can read it; errors never show the password.
     #[arg(
         long,
         global = true,
         value_name = "DB",
+        env = "ISSUER_LEDGER",
+        hide_env_values = true,
         default_value = DEFAULT_LEDGER
     )]
     pub ledger: PathBuf,
@@ -89,7 +94,7 @@ pub enum Command {
     Batch(BatchArgs),
     /// Write synthetic test applicants (JSONL or CSV) for demos and scale tests.
     DemoData(DemoDataArgs),
-    /// The ledger itself: check it for damage.
+    /// The ledger itself: check it for damage, bring its schema up to date.
     Ledger {
         /// What to do with the ledger.
         #[command(subcommand)]
@@ -104,6 +109,9 @@ pub enum LedgerCommand {
     /// against their digests, credentials against their signatures and permits, the event
     /// history against its hash chain (exit 0 clean, 2 damaged).
     Verify(LedgerVerifyArgs),
+    /// Apply the schema migrations the ledger lacks (the first use of a ledger does the same)
+    /// and print its schema version; a schema newer than this issuer knows is refused.
+    Migrate,
 }
 
 /// `issuer ledger verify`

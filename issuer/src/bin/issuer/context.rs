@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::{Backend, Office, Signer};
+use permit_issuer::ledger::open::{AnyLedger, Mode};
 use permit_issuer::pkcs11::{self, AuthPin, KeyUri, Pkcs11Error, Pkcs11Key};
 use permit_issuer::settings::Settings;
 use permit_issuer::{demo, keyfile};
@@ -101,7 +102,7 @@ pub fn trust_list(k: &TrustArgs) -> Result<TrustList> {
 
 /// The signing key (`--key`, else the embedded TEST-ONLY demo key), checked against the trust
 /// list for signing `usage` at `now`. Says nothing: a command that signs something with the
-/// demo key says so with [`warn_demo_key`] once the signature is made.
+/// demo key says so with `output::warn_demo_key` once the signature is made.
 pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
     let backend = match &k.key {
         Some(p) => match p.to_str().filter(|s| s.starts_with("pkcs11:")) {
@@ -211,4 +212,14 @@ pub fn serial(s: &str) -> Result<u64> {
             "`{s}` is not a permit serial (12 digits)"
         )))
     }
+}
+
+/// The ledger `--ledger` names (a SQLite file, or a `postgres://…` URL), opened for one command.
+pub fn ledger(cli: &Cli) -> Result<AnyLedger> {
+    Ok(AnyLedger::open(&cli.ledger, Mode::Command)?)
+}
+
+/// The ledger `--ledger` names, opened for a batch job (every commit durable).
+pub fn durable_ledger(cli: &Cli) -> Result<AnyLedger> {
+    Ok(AnyLedger::open(&cli.ledger, Mode::Durable)?)
 }

@@ -45,6 +45,9 @@ fn run(cli: &Cli) -> error::Result<ExitCode> {
         Command::Ledger {
             command: LedgerCommand::Verify(a),
         } => cmd::ledger::verify(cli, a),
+        Command::Ledger {
+            command: LedgerCommand::Migrate,
+        } => cmd::ledger::migrate(cli),
         Command::Trust {
             command: TrustCommand::Build(a),
         } => cmd::keys::build_trust_list(cli, a),

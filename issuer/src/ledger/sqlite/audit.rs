@@ -4,8 +4,7 @@
 use rusqlite::{OptionalExtension as _, params};
 
 use super::rows::{
-    self, APP_COLS, CREDENTIAL_SELECT, PERMIT_SELECT, app_from, app_row, checked_credential,
-    i64_of, u64_of,
+    self, APP_COLS, CREDENTIAL_SELECT, PERMIT_SELECT, app_from, app_row, i64_of, u64_of,
 };
 use super::{SqliteTx, db_err};
 use crate::ledger::digest::EventRow;
@@ -72,19 +71,13 @@ impl SqliteTx<'_> {
         );
         self.each_row(&sql, &mut |r| {
             let raw = rows::raw_credential(r, 0).map_err(&e)?;
-            let (serial, version) = (raw.0.serial, raw.0.version);
             let has_permit: bool = r.get(9).map_err(&e)?;
             let permit = if has_permit {
-                Some(rows::raw_permit(r, 10).map_err(&e)?.checked())
+                Some(rows::raw_permit(r, 10).map_err(&e)?)
             } else {
                 None
             };
-            f(CredentialScan {
-                serial,
-                version,
-                credential: checked_credential(raw),
-                permit,
-            });
+            f(rows::credential_scan(raw, permit));
             Ok(())
         })
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 mod audit;
-mod rows;
+pub(in crate::ledger) mod rows;
 mod schema;
 
 use rows::{

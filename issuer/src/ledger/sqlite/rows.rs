@@ -6,23 +6,23 @@ use chrono::NaiveDate;
 
 use crate::ledger::digest::{self, EventRow};
 use crate::ledger::{
-    AppState, ApplicationRecord, CredentialRecord, Event, LedgerError, PermitDetails, PermitRecord,
-    PermitState,
+    AppState, ApplicationRecord, CredentialRecord, CredentialScan, Event, LedgerError,
+    PermitDetails, PermitRecord, PermitState,
 };
 
-pub(super) fn date(s: &str) -> Result<NaiveDate, LedgerError> {
+pub(in crate::ledger) fn date(s: &str) -> Result<NaiveDate, LedgerError> {
     permit_shared::civil::parse_date(s).ok_or_else(|| LedgerError::Damaged(format!("date `{s}`")))
 }
 
-pub(super) fn u64_of(v: i64) -> u64 {
+pub(in crate::ledger) fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-pub(super) fn i64_of(v: u64) -> i64 {
+pub(in crate::ledger) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(super) type AppRow = (
+pub(in crate::ledger) type AppRow = (
     String,
     Option<String>,
     String,
@@ -35,9 +35,9 @@ pub(super) type AppRow = (
     String,
 );
 
-pub(super) const APP_COLS: &str = "id, reference, content_hash, id_number, applicant_json, eligibility_json, state, permit_serial, submitted_at, actor";
+pub(in crate::ledger) const APP_COLS: &str = "id, reference, content_hash, id_number, applicant_json, eligibility_json, state, permit_serial, submitted_at, actor";
 
-pub(super) fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppRow> {
+pub(in crate::ledger) fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -54,7 +54,7 @@ pub(super) fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppRow> {
 
 /// An application row, its applicant JSON checked against its content hash (the SHA-256 of
 /// exactly that JSON, computed when it was recorded).
-pub(super) fn app_from(r: AppRow) -> Result<ApplicationRecord, LedgerError> {
+pub(in crate::ledger) fn app_from(r: AppRow) -> Result<ApplicationRecord, LedgerError> {
     let damaged = |what: String| LedgerError::Damaged(format!("application {}: {what}", r.0));
     if digest::sha256_hex(r.4.as_bytes()) != r.2 {
         return Err(damaged(
@@ -77,27 +77,30 @@ pub(super) fn app_from(r: AppRow) -> Result<ApplicationRecord, LedgerError> {
 }
 
 /// Columns written for a permit; reads add `id_number` and `digest`.
-pub(super) const PERMIT_COLS: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at";
+pub(in crate::ledger) const PERMIT_COLS: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at";
 /// What a permit read selects.
-pub(super) const PERMIT_SELECT: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at, id_number, digest";
+pub(in crate::ledger) const PERMIT_SELECT: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at, id_number, digest";
 
 /// A permit row as stored, before any check.
-pub(super) struct RawPermit {
-    pub(super) serial: i64,
-    application_id: String,
-    state: String,
-    details: String,
-    dates: [String; 4],
-    authority: i64,
-    current_version: i64,
-    created_at: i64,
-    updated_at: i64,
-    id_number: String,
-    pub(super) digest: String,
+pub(in crate::ledger) struct RawPermit {
+    pub(in crate::ledger) serial: i64,
+    pub(in crate::ledger) application_id: String,
+    pub(in crate::ledger) state: String,
+    pub(in crate::ledger) details: String,
+    pub(in crate::ledger) dates: [String; 4],
+    pub(in crate::ledger) authority: i64,
+    pub(in crate::ledger) current_version: i64,
+    pub(in crate::ledger) created_at: i64,
+    pub(in crate::ledger) updated_at: i64,
+    pub(in crate::ledger) id_number: String,
+    pub(in crate::ledger) digest: String,
 }
 
 /// Reads the [`PERMIT_SELECT`] columns from `offset` on.
-pub(super) fn raw_permit(r: &rusqlite::Row<'_>, offset: usize) -> rusqlite::Result<RawPermit> {
+pub(in crate::ledger) fn raw_permit(
+    r: &rusqlite::Row<'_>,
+    offset: usize,
+) -> rusqlite::Result<RawPermit> {
     let g = |i: usize| offset + i;
     Ok(RawPermit {
         serial: r.get(g(0))?,
@@ -116,7 +119,7 @@ pub(super) fn raw_permit(r: &rusqlite::Row<'_>, offset: usize) -> rusqlite::Resu
 
 impl RawPermit {
     /// The record, without the digest check (the back-fill of migration 3 uses it).
-    pub(super) fn parse(self) -> Result<PermitRecord, LedgerError> {
+    pub(in crate::ledger) fn parse(self) -> Result<PermitRecord, LedgerError> {
         let serial = u64_of(self.serial);
         let damaged = |what: String| LedgerError::Damaged(format!("permit {serial:012}: {what}"));
         let details = serde_json::from_str::<PermitDetails>(&self.details)
@@ -148,7 +151,7 @@ impl RawPermit {
     }
 
     /// The record, checked against its digest.
-    pub(super) fn checked(self) -> Result<PermitRecord, LedgerError> {
+    pub(in crate::ledger) fn checked(self) -> Result<PermitRecord, LedgerError> {
         let stored = self.digest.clone();
         let p = self.parse()?;
         let computed = digest::permit(&p);
@@ -173,18 +176,18 @@ fn short(d: &str) -> &str {
 }
 
 /// A permit row, checked (the `rusqlite` row mapper of permit reads).
-pub(super) fn permit_from(
+pub(in crate::ledger) fn permit_from(
     r: &rusqlite::Row<'_>,
 ) -> rusqlite::Result<Result<PermitRecord, LedgerError>> {
     Ok(raw_permit(r, 0)?.checked())
 }
 
 /// What a credential read selects.
-pub(super) const CREDENTIAL_SELECT: &str =
+pub(in crate::ledger) const CREDENTIAL_SELECT: &str =
     "serial, version, status_index, key_id, issued_at, expires_at, cause, text, digest";
 
 /// A credential row and its stored digest, from `offset` on.
-pub(super) fn raw_credential(
+pub(in crate::ledger) fn raw_credential(
     r: &rusqlite::Row<'_>,
     offset: usize,
 ) -> rusqlite::Result<(CredentialRecord, String)> {
@@ -205,7 +208,7 @@ pub(super) fn raw_credential(
 }
 
 /// A credential checked against its digest.
-pub(super) fn checked_credential(
+pub(in crate::ledger) fn checked_credential(
     (c, stored): (CredentialRecord, String),
 ) -> Result<CredentialRecord, LedgerError> {
     let computed = digest::credential(&c);
@@ -221,12 +224,26 @@ pub(super) fn checked_credential(
     Ok(c)
 }
 
+/// The audit's view of a credential row and its permit row (`None`: no such permit), both
+/// checked against their digests.
+pub(in crate::ledger) fn credential_scan(
+    raw: (CredentialRecord, String),
+    permit: Option<RawPermit>,
+) -> CredentialScan {
+    CredentialScan {
+        serial: raw.0.serial,
+        version: raw.0.version,
+        permit: permit.map(RawPermit::checked),
+        credential: checked_credential(raw),
+    }
+}
+
 /// What an event read selects.
-pub(super) const EVENT_SELECT: &str =
+pub(in crate::ledger) const EVENT_SELECT: &str =
     "id, at, actor, kind, application_id, serial, version, detail_json, chain";
 
 /// An event row as stored.
-pub(super) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+pub(in crate::ledger) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
     let serial: Option<i64> = r.get(5)?;
     Ok(EventRow {
         id: r.get(0)?,
@@ -244,7 +261,7 @@ pub(super) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
 }
 
 /// A column list with each column prefixed by a table alias (`c.` …).
-pub(super) fn prefixed(alias: &str, cols: &str) -> String {
+pub(in crate::ledger) fn prefixed(alias: &str, cols: &str) -> String {
     cols.split(", ")
         .map(|c| format!("{alias}{c}"))
         .collect::<Vec<_>>()

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use permit_issuer::batch::{self, BatchOptions, InputFormat, InputReader, Outputs};
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::render::{Ecc, RenderOptions};
 use permit_issuer::report::BatchReport;
 use permit_shared::trust::Usage;
@@ -23,6 +22,7 @@ use crate::cli::{BatchArgs, Cli, FormatArg};
 use crate::context;
 use crate::error::{Failure, Result};
 use crate::output::print_json;
+use permit_issuer::ledger::open::AnyLedger;
 
 /// The input format: `--format`, else by the file name.
 pub fn input_format(input: &Path, f: Option<FormatArg>) -> Result<InputFormat> {
@@ -211,7 +211,7 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
     let mut input = open_input(&a.input, format)?;
     build_render_pool(a.threads)?;
     // Each commit durable before what depends on it is written (one fsync per chunk).
-    let mut ledger = SqliteLedger::durable(&cli.ledger)?;
+    let mut ledger = context::durable_ledger(cli)?;
     let actor = context::actor(cli);
     let mut progress = Progress::new(a.quiet);
     let stop = Arc::new(AtomicBool::new(false));
@@ -271,7 +271,7 @@ pub fn run(cli: &Cli, a: &BatchArgs) -> Result<ExitCode> {
         permits_per_second: summary.issued as f64 / secs.max(1e-9),
         manifest: a.out.join(batch::MANIFEST).display().to_string(),
         errors: a.out.join(batch::ERRORS).display().to_string(),
-        ledger: cli.ledger.display().to_string(),
+        ledger: AnyLedger::describe(&cli.ledger),
     };
     if summary.input_changed {
         eprintln!(

@@ -19,7 +19,6 @@ use permit_issuer::card::{self, CardData, CardError, Font, PngOptions};
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::output::Code;
 use permit_issuer::ledger::Ledger as _;
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::ledger::{CardRecord, LedgerError};
 use permit_issuer::lifecycle;
 use permit_issuer::render::RenderOptions;
@@ -61,7 +60,7 @@ pub fn run(cli: &Cli, a: &CardArgs) -> Result<ExitCode> {
         None => None,
     };
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let (rec, image) = ledger.transaction(|tx| -> Result<_> {
         let rec = match a.kind {
             Some(kind) => lifecycle::card(tx, &office, serial, kind.into(), a.channel.into())?,

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::ledger::Ledger as _;
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle::{self, Decision, Direct};
 use permit_issuer::report::Decided;
 use permit_shared::applicant::RawApplicant;
@@ -36,7 +35,7 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
     let s = context::signer(&a.keys, Usage::Permit, acting.now)?;
     let raw = read_applicant(&a.applicant)?;
     check_output(&a.out, a.force)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let office = acting.office();
     // Render and self-check inside the transaction: a failure leaves nothing behind.
     let result = ledger.transaction(|tx| -> Result<_> {
@@ -78,7 +77,7 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
 pub fn apply(cli: &Cli, a: &ApplyArgs) -> Result<ExitCode> {
     let acting = Acting::from_cli(cli)?;
     let raw = read_applicant(&a.applicant)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let office = acting.office();
     let applied = ledger.transaction(|tx| lifecycle::apply(tx, &office, &raw, a.channel.into()))?;
     print_applied(cli, &applied)?;
@@ -92,7 +91,7 @@ pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
     if let Some(o) = &a.output.out {
         check_output(o, a.output.force)?;
     }
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let office = acting.office_as(&a.reviewer);
     let decision = if a.approve {
         Decision::Approve

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::digest::sha256_hex;
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle;
 use permit_issuer::report::TrustListBuilt;
 use permit_issuer::{keyfile, pkcs11};
@@ -155,7 +154,7 @@ pub fn build_trust_list(cli: &Cli, a: &TrustBuildArgs) -> Result<ExitCode> {
     };
     check_output(&a.out, a.force)?;
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let outcome = ledger.transaction(|tx| -> Result<_> {
         let outcome =
             lifecycle::publish_trust_list(tx, &office, a.sequence, &sha256_hex(&content), || {

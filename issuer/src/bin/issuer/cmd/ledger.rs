@@ -1,11 +1,12 @@
-//! `issuer ledger verify`: the audit of the whole ledger.
+//! `issuer ledger verify`: the audit of the whole ledger; `issuer ledger migrate`: its schema
+//! brought up to date.
 
 use std::process::ExitCode;
 
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::ledger::Ledger as _;
 use permit_issuer::ledger::audit;
-use permit_issuer::ledger::sqlite::SqliteLedger;
+use permit_issuer::ledger::open::AnyLedger;
 
 use crate::cli::{Cli, LedgerVerifyArgs};
 use crate::context;
@@ -15,21 +16,21 @@ use crate::output::print_json;
 /// `issuer ledger verify`: exit 0 when every row is intact, 2 (`LEDGER_DAMAGED`) naming each
 /// damaged row otherwise.
 pub fn verify(cli: &Cli, a: &LedgerVerifyArgs) -> Result<ExitCode> {
-    if !cli.ledger.exists() {
+    if !AnyLedger::is_postgres(&cli.ledger) && !cli.ledger.exists() {
         return Err(Failure::new(
             ErrorCode::LedgerError,
             format!("ledger {}: no such file", cli.ledger.display()),
         ));
     }
     let trust = context::trust_list(&a.trust)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let report = ledger.transaction(|tx| audit::audit(tx, &trust))?;
     if cli.json {
         print_json(&report)?;
     } else {
         println!(
             "ledger {}: {} applications, {} permits, {} credentials ({} signatures verified, {} by keys not in the trust list), {} events",
-            cli.ledger.display(),
+            AnyLedger::describe(&cli.ledger),
             report.applications,
             report.permits,
             report.credentials,
@@ -60,4 +61,23 @@ pub fn verify(cli: &Cli, a: &LedgerVerifyArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::from(ErrorCode::LedgerDamaged.exit_code()))
     }
+}
+
+/// `issuer ledger migrate`: applies the migrations the ledger lacks (as the first use of a
+/// ledger does) and prints its schema version; refuses a schema newer than this issuer knows.
+pub fn migrate(cli: &Cli) -> Result<ExitCode> {
+    let mut ledger = context::ledger(cli)?;
+    let version = ledger.schema_version()?;
+    if cli.json {
+        print_json(&serde_json::json!({
+            "ledger": AnyLedger::describe(&cli.ledger),
+            "schema_version": version,
+        }))?;
+    } else {
+        println!(
+            "ledger {}: schema version {version}",
+            AnyLedger::describe(&cli.ledger)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

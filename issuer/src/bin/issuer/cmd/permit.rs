@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use permit_issuer::error_code::ErrorCode;
 use permit_issuer::issue::{Office, Signer};
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::ledger::{Ledger as _, PermitState, Tx};
 use permit_issuer::lifecycle::{self, Change, Issued, LifecycleError};
 use permit_issuer::report::Cancelled;
@@ -56,7 +55,7 @@ fn reissue(
         check_output(o, a.force)?;
     }
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let (issued, r) = ledger.transaction(|tx| -> Result<_> {
         let issued = step(tx, &office, &s)?;
         let r = match a.out.as_deref() {
@@ -93,7 +92,7 @@ pub fn cancel(cli: &Cli, a: &CancelArgs) -> Result<ExitCode> {
     let serial = context::serial(&a.serial)?;
     let acting = Acting::from_cli(cli)?;
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     ledger.transaction(|tx| {
         lifecycle::cancel(
             tx,
@@ -122,7 +121,7 @@ pub fn show(cli: &Cli, serial: &str) -> Result<ExitCode> {
     let serial = context::serial(serial)?;
     let now = context::now(cli)?;
     let settings = context::settings(cli)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let h = ledger.transaction(|tx| {
         lifecycle::history(tx, serial, permit_shared::civil::date_of(now), &settings)
     })?;
@@ -210,7 +209,7 @@ pub fn qr(cli: &Cli, a: &QrOutArgs) -> Result<ExitCode> {
     let now = context::now(cli)?;
     let trust = context::trust_list(&a.trust)?;
     check_output(&a.out, a.force)?;
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let issued = ledger.transaction(|tx| -> Result<_> {
         let issued = lifecycle::current(tx, serial)?;
         let cancelled = tx

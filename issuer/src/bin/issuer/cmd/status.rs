@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use chrono::DateTime;
 
 use permit_issuer::ledger::Ledger as _;
-use permit_issuer::ledger::sqlite::SqliteLedger;
 use permit_issuer::lifecycle;
 use permit_issuer::report::Published;
 use permit_shared::trust::Usage;
@@ -22,7 +21,7 @@ pub fn publish(cli: &Cli, a: &PublishArgs) -> Result<ExitCode> {
     let s = context::signer(&a.keys, Usage::StatusList, acting.now)?;
     check_output(&a.out, a.force)?;
     let office = acting.office();
-    let mut ledger = SqliteLedger::open(&cli.ledger)?;
+    let mut ledger = context::ledger(cli)?;
     let (publication, counts) = ledger.transaction(|tx| -> Result<_> {
         let (bytes, publication, counts) =
             lifecycle::publish_status(tx, &office, &s, a.min_sequence)?;
