@@ -52,7 +52,9 @@ mod testkit;
 mod views;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 /// Caps against hostile images: every one is checked before the work it bounds is done.
 ///
