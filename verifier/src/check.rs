@@ -33,6 +33,15 @@ pub enum Input<'a> {
     Text(&'a str),
     /// Image file bytes.
     Image(&'a [u8]),
+    /// Decoded pixels (a camera frame), as [`scan::scan_rgba`] takes them.
+    Rgba {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// RGBA bytes, row by row.
+        pixels: &'a [u8],
+    },
 }
 
 fn kind_of(text: &str) -> (&'static str, Option<&'static str>) {
@@ -58,8 +67,8 @@ pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimit
                 ctx,
             );
         }
-        Input::Image(bytes) => match scan::scan_image_bytes(bytes, limits) {
-            Ok(codes) => codes.into_iter().map(|c| c.text).collect(),
+        Input::Image(_) | Input::Rgba { .. } => match scan_input(input, limits) {
+            Ok(report) => report.codes.into_iter().map(|c| c.text).collect(),
             Err(e) => {
                 let code = Code::parse(e.code()).unwrap_or(Code::ImageUnreadable);
                 return input_error(name, Reason::new(code, e.to_string()), ctx);
@@ -93,6 +102,19 @@ pub fn check(name: &str, input: Input<'_>, ctx: &Context<'_>, limits: &ScanLimit
         })
         .collect();
     decide(name, codes)
+}
+
+/// The codes of an image input (a text input is no image: no code).
+fn scan_input(input: Input<'_>, limits: &ScanLimits) -> Result<scan::ScanReport, scan::ScanError> {
+    match input {
+        Input::Text(_) => Err(scan::ScanError::NoCodeFound),
+        Input::Image(bytes) => scan::scan_image_bytes_with_report(bytes, limits),
+        Input::Rgba {
+            width,
+            height,
+            pixels,
+        } => scan::scan_rgba(width, height, pixels, limits),
+    }
 }
 
 fn decide(name: &str, codes: Vec<CodeReport>) -> Report {

@@ -2,7 +2,7 @@
 //! or the time budget runs out.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use web_time::Instant;
 
 use image::GrayImage;
 use rxing::common::{GlobalHistogramBinarizer, HybridBinarizer};

@@ -52,7 +52,9 @@ mod testkit;
 mod views;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 /// Caps against hostile images: every one is checked before the work it bounds is done.
 ///
@@ -226,6 +228,30 @@ pub fn scan_image_bytes_with_report(
 ) -> Result<ScanReport, ScanError> {
     let start = Instant::now();
     let image = pixels::read_pixels(bytes, limits)?;
+    scan_pixels(image, start, limits)
+}
+
+/// Every QR code in pixels that are already decoded, such as a camera frame: RGBA, 8 bits a
+/// channel, row by row without padding (a browser's `ImageData`). The same caps (but for the file
+/// size) and the same attempts as [`scan_image_bytes_with_report`]; a buffer whose length is not
+/// `width × height × 4` is [`ScanError::ImageUnreadable`].
+pub fn scan_rgba(
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+    limits: &ScanLimits,
+) -> Result<ScanReport, ScanError> {
+    let start = Instant::now();
+    let image = pixels::raw_rgba(width, height, rgba, limits)?;
+    scan_pixels(image, start, limits)
+}
+
+/// Stages 2 to 4.
+fn scan_pixels(
+    image: pixels::Pixels,
+    start: Instant,
+    limits: &ScanLimits,
+) -> Result<ScanReport, ScanError> {
     let luma = luma::to_luma_over_white(image.pixels, image.orientation);
     let found = decode::find_codes(luma, start, limits)?;
     let codes = results::check_results(found.codes, limits)?;
@@ -443,5 +469,44 @@ mod tests {
             };
             let _ = scan_image_bytes(&bytes, &limits);
         }
+    }
+
+    #[test]
+    fn rgba_frame_decodes_like_the_encoded_image() {
+        // A code on a 1280 × 720 transparent-edged frame, as a canvas gives it.
+        let frame = compose(1280, 720, &[(&render(TEXT, 5), 400, 120)]);
+        let rgba = DynamicImage::ImageLuma8(frame).to_rgba8();
+        let (w, h) = rgba.dimensions();
+        let report = scan_rgba(w, h, rgba.as_raw(), &ScanLimits::default()).unwrap();
+        assert_eq!(texts(&report), [TEXT]);
+    }
+
+    #[test]
+    fn rgba_buffer_of_the_wrong_length_or_size_is_refused() {
+        let limits = ScanLimits::default();
+        let err = scan_rgba(10, 10, &[255; 399], &limits).unwrap_err();
+        assert!(
+            matches!(&err, ScanError::ImageUnreadable { detail } if detail.contains("needs 400")),
+            "{err:?}"
+        );
+        let small = ScanLimits {
+            max_width: 9,
+            ..ScanLimits::default()
+        };
+        let err = scan_rgba(10, 10, &[255; 400], &small).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ScanError::TooLarge {
+                    what: "width in pixels",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(matches!(
+            scan_rgba(10, 10, &[255; 400], &limits),
+            Err(ScanError::NoCodeFound)
+        ));
     }
 }

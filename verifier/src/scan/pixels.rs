@@ -38,21 +38,7 @@ pub(super) fn read_pixels(bytes: &[u8], limits: &ScanLimits) -> Result<Pixels, S
     contain(move || {
         let mut decoder = reader.into_decoder().map_err(|e| image_error(&e, limits))?;
         let (width, height) = decoder.dimensions();
-        check_cap(
-            "width in pixels",
-            u64::from(limits.max_width),
-            u64::from(width),
-        )?;
-        check_cap(
-            "height in pixels",
-            u64::from(limits.max_height),
-            u64::from(height),
-        )?;
-        check_cap(
-            "pixel count",
-            limits.max_pixels,
-            u64::from(width) * u64::from(height),
-        )?;
+        check_dimensions(width, height, limits)?;
         let total = decoder.total_bytes();
         check_cap("decoded size in bytes", limits.max_alloc_bytes, total)?;
         decoder_limits.max_image_width = Some(limits.max_width);
@@ -76,6 +62,51 @@ pub(super) fn read_pixels(bytes: &[u8], limits: &ScanLimits) -> Result<Pixels, S
             detail: "the image decoder failed unexpectedly".to_owned(),
         })
     })
+}
+
+/// Stage 1 for pixels that are already decoded (a camera frame): RGBA, 8 bits a channel, row by
+/// row without padding. The same width, height and pixel-count caps; the buffer must hold exactly
+/// `width × height` pixels.
+pub(super) fn raw_rgba(
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+    limits: &ScanLimits,
+) -> Result<Pixels, ScanError> {
+    check_dimensions(width, height, limits)?;
+    let expected = u64::from(width) * u64::from(height) * 4;
+    let pixels = (rgba.len() as u64 == expected)
+        .then(|| image::RgbaImage::from_raw(width, height, rgba.to_vec()))
+        .flatten()
+        .ok_or_else(|| ScanError::ImageUnreadable {
+            detail: format!(
+                "{} bytes of RGBA pixels for a {width} × {height} image, which needs {expected}",
+                rgba.len()
+            ),
+        })?;
+    Ok(Pixels {
+        pixels: DynamicImage::ImageRgba8(pixels),
+        orientation: image::metadata::Orientation::NoTransforms,
+    })
+}
+
+/// The width, height and pixel-count caps.
+fn check_dimensions(width: u32, height: u32, limits: &ScanLimits) -> Result<(), ScanError> {
+    check_cap(
+        "width in pixels",
+        u64::from(limits.max_width),
+        u64::from(width),
+    )?;
+    check_cap(
+        "height in pixels",
+        u64::from(limits.max_height),
+        u64::from(height),
+    )?;
+    check_cap(
+        "pixel count",
+        limits.max_pixels,
+        u64::from(width) * u64::from(height),
+    )
 }
 
 fn check_cap(what: &'static str, limit: u64, actual: u64) -> Result<(), ScanError> {
