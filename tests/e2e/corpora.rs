@@ -8,14 +8,15 @@ use base64::Engine as _;
 
 use permit_shared::reason::Code;
 use permit_shared::trust::TrustList;
-use permit_verifier::report::{self, Input, Report};
+use permit_verifier::check::{self, Input};
+use permit_verifier::report::Report;
 use permit_verifier::scan::ScanLimits;
 use permit_verifier::verify::Verdict;
 
 use crate::common::{ctx, demo_trust, fixed_now};
 
 fn check(trust: &TrustList, name: &str, bytes: &[u8]) -> Report {
-    report::check(
+    check::check(
         name,
         Input::Image(bytes),
         &ctx(trust, fixed_now()),
@@ -163,7 +164,7 @@ fn smart_health_cards_and_links() {
         if n.starts_with("test-example-00-f-qr-code") && n.ends_with(".txt") {
             let t = std::fs::read_to_string(&p).unwrap();
             for line in t.lines().filter(|l| !l.is_empty()) {
-                let r = report::check(
+                let r = check::check(
                     &n,
                     Input::Text(line),
                     &ctx(&trust, fixed_now()),

@@ -5,7 +5,7 @@ use image::GenericImage as _;
 
 use permit_issuer::render::{self, Ecc, QrMatrix, RenderOptions};
 use permit_shared::reason::Code;
-use permit_verifier::report::{self, Input};
+use permit_verifier::check::{self, Input};
 use permit_verifier::scan::{self, ScanLimits};
 use permit_verifier::verify::{self, Verdict};
 
@@ -111,7 +111,7 @@ fn two_codes_in_one_image_are_both_reported() {
         image::ImageFormat::Png,
     )
     .unwrap();
-    let r = report::check(
+    let r = check::check(
         "two.png",
         Input::Image(&bytes),
         &ctx(&trust, fixed_now()),
@@ -131,7 +131,7 @@ fn two_codes_in_one_image_are_both_reported() {
         image::ImageFormat::Png,
     )
     .unwrap();
-    let r = report::check(
+    let r = check::check(
         "two.png",
         Input::Image(&bytes),
         &ctx(&trust, fixed_now()),
@@ -174,7 +174,7 @@ proptest::proptest! {
     #[test]
     fn verifier_never_panics_on_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
         let trust = demo_trust();
-        let r = report::check("x", Input::Image(&b), &ctx(&trust, fixed_now()), &ScanLimits::default());
+        let r = check::check("x", Input::Image(&b), &ctx(&trust, fixed_now()), &ScanLimits::default());
         proptest::prop_assert!(r.verdict != Verdict::Valid);
     }
 }

@@ -13,19 +13,6 @@ use crate::report::{CodeReport, Report};
 use crate::scan::{self, ScanLimits};
 use crate::verify::{self, Context, Provenance, Reason, Verdict};
 
-/// Exit code for a verdict: 0 valid, 1 invalid, 3 indeterminate (2 is for usage and input
-/// errors).
-pub fn exit_code(verdict: Verdict, input_error: bool) -> u8 {
-    if input_error {
-        return 2;
-    }
-    match verdict {
-        Verdict::Valid => 0,
-        Verdict::Invalid => 1,
-        Verdict::Indeterminate => 3,
-    }
-}
-
 /// What to read.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {

@@ -55,7 +55,6 @@ mod json;
 
 use serde::Serialize;
 
-pub use crate::check::{Input, check, exit_code, unreadable};
 use crate::verify::{self, Outcome};
 pub use crate::verify::{
     ClockProvenance, ClockSource, PermitView, Provenance, Reason, StatusProvenance,
@@ -171,5 +170,18 @@ impl<'a> JsonReason<'a> {
                 message_zh: reason.code.description_zh(),
             })
             .collect()
+    }
+}
+
+/// Exit code for a verdict: 0 valid, 1 invalid, 3 indeterminate (2 is for usage and input
+/// errors).
+pub fn exit_code(verdict: Verdict, input_error: bool) -> u8 {
+    if input_error {
+        return 2;
+    }
+    match verdict {
+        Verdict::Valid => 0,
+        Verdict::Invalid => 1,
+        Verdict::Indeterminate => 3,
     }
 }
