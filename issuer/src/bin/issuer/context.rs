@@ -99,7 +99,7 @@ pub fn trust_list(k: &TrustArgs) -> Result<TrustList> {
 
 /// The signing key (`--key`, else the embedded TEST-ONLY demo key), checked against the trust
 /// list for signing `usage` at `now`. Says nothing: a command that signs something with the
-/// demo key says so with [`warn_demo_key`] once the signature is made.
+/// demo key says so with `output::warn_demo_key` once the signature is made.
 pub fn signer(k: &KeyArgs, usage: Usage, now: DateTime<Utc>) -> Result<Signer> {
     let key = match &k.key {
         Some(p) => keyfile::read_secret_key(p)?,
