@@ -58,6 +58,10 @@ fn summary(out: &Output) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn with_bad_rows_jsonl() {
     let Some(shared) = shared_applicants() else {
         return;
@@ -407,6 +411,11 @@ fn missing_files_are_rendered_again() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
+#[cfg_attr(missing_python3, ignore = "python3 not installed")]
 fn demo_data_is_generate_py() {
     let Some(shared) = shared_applicants() else {
         return;

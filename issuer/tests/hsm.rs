@@ -145,6 +145,10 @@ fn module() -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_softhsm, missing_softhsm_util),
+    ignore = "SoftHSM2 not installed (apt-get install softhsm2)"
+)]
 fn token_signatures_are_verified_before_use_and_keys_match_the_trust_list() {
     if !in_child("token_signatures_are_verified_before_use_and_keys_match_the_trust_list") {
         return;
@@ -216,6 +220,10 @@ fn swap_public_labels(x: &str, y: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_softhsm, missing_softhsm_util),
+    ignore = "SoftHSM2 not installed (apt-get install softhsm2)"
+)]
 fn a_key_that_can_leave_the_token_is_refused() {
     if !in_child("a_key_that_can_leave_the_token_is_refused") {
         return;
@@ -270,6 +278,10 @@ fn rate(n: usize, threads: usize, sign: &(dyn Fn(&[u8]) -> [u8; 64] + Sync)) -> 
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_softhsm, missing_softhsm_util),
+    ignore = "SoftHSM2 not installed (apt-get install softhsm2)"
+)]
 fn signing_rate_of_a_token_key_beside_a_key_file() {
     if !in_child("signing_rate_of_a_token_key_beside_a_key_file") {
         return;
@@ -394,6 +406,10 @@ const WITH_KEY: [&str; 6] = [
 ];
 
 #[test]
+#[cfg_attr(
+    any(missing_softhsm, missing_softhsm_util),
+    ignore = "SoftHSM2 not installed (apt-get install softhsm2)"
+)]
 fn a_token_key_issues_permits_publishes_status_lists_and_runs_a_batch() {
     let Some(hsm) = token_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
@@ -495,6 +511,10 @@ fn a_token_key_issues_permits_publishes_status_lists_and_runs_a_batch() {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_softhsm, missing_softhsm_util),
+    ignore = "SoftHSM2 not installed (apt-get install softhsm2)"
+)]
 fn the_pin_is_never_an_argument_and_token_failures_have_codes() {
     let Some(hsm) = token_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();

@@ -54,6 +54,10 @@ fn mode(p: &Path) -> u32 {
 }
 
 #[test]
+#[cfg_attr(
+    missing_openssl,
+    ignore = "openssl not installed (apt-get install openssl)"
+)]
 fn generated_private_keys_are_pkcs8_v1_that_openssl_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -102,6 +106,10 @@ fn pkcs8_v2_keys_are_still_read() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_openssl,
+    ignore = "openssl not installed (apt-get install openssl)"
+)]
 fn an_openssl_key_imports_and_signs_a_permit_the_verifier_accepts() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -234,6 +242,10 @@ fn applicant_example() -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    missing_root,
+    ignore = "the tests do not run as root: only root can give a key file to another user"
+)]
 fn a_key_file_owned_by_another_account_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

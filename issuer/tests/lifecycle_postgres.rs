@@ -24,3 +24,15 @@ fn fresh_ledger() -> AnyLedger {
         }
     }
 }
+
+/// Without a server the suite above runs on SQLite again (so it still passes); this test is
+/// what the summary shows for it: ignored, with the reason, when the suite did not reach
+/// PostgreSQL.
+#[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set: the lifecycle suite ran on SQLite, not PostgreSQL"
+)]
+fn the_suite_ran_on_postgres() {
+    assert!(matches!(fresh_ledger(), AnyLedger::Postgres(_)));
+}

@@ -64,6 +64,10 @@ fn password_in_the_url_is_never_printed() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set (a PostgreSQL server URL, e.g. postgres://gdrp@127.0.0.1:5432/postgres)"
+)]
 fn migrations_once_and_newer_schema_refused() {
     let Some(url) = fresh("migrations") else {
         return;
@@ -106,6 +110,10 @@ fn migrations_once_and_newer_schema_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set (a PostgreSQL server URL, e.g. postgres://gdrp@127.0.0.1:5432/postgres)"
+)]
 fn history_is_enforced_by_the_database() {
     let Some(url) = fresh("triggers") else {
         return;
@@ -156,6 +164,10 @@ fn history_is_enforced_by_the_database() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set (a PostgreSQL server URL, e.g. postgres://gdrp@127.0.0.1:5432/postgres)"
+)]
 fn a_constraint_violation_is_a_conflict() {
     let Some(url) = fresh("conflict") else {
         return;
@@ -207,6 +219,10 @@ fn run(url: &str, dir: &Path, now: &str, args: &[&str]) -> (i32, serde_json::Val
 /// signed from a damaged row), and `issuer ledger verify` naming every damaged row. The damage is
 /// done by a direct client with the triggers disabled, as a damaged page would be.
 #[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set (a PostgreSQL server URL, e.g. postgres://gdrp@127.0.0.1:5432/postgres)"
+)]
 fn damage_is_refused_and_named_on_postgres() {
     let Some(url) = fresh("integrity") else {
         return;

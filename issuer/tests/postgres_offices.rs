@@ -388,6 +388,10 @@ fn run_offices(trials: u64, rows: u64) {
 }
 
 #[test]
+#[cfg_attr(
+    missing_postgres,
+    ignore = "GDRP_TEST_POSTGRES is not set (a PostgreSQL server URL, e.g. postgres://gdrp@127.0.0.1:5432/postgres)"
+)]
 fn four_offices_killed_and_resumed() {
     run_offices(
         env_num("OFFICES_TRIALS", 3),

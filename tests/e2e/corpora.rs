@@ -42,6 +42,10 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn eu_dcc_qr_corpus_is_unsupported_format() {
     let d = permit_e2e::require_shared!().join("corpora/qr-credentials/dcc/qr_corpus");
     let trust = demo_trust();
@@ -86,6 +90,10 @@ fn eu_dcc_qr_corpus_is_unsupported_format() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn eu_dcc_common_test_files() {
     let d = permit_e2e::require_shared!().join("corpora/qr-credentials/dcc");
     let trust = demo_trust();
@@ -131,6 +139,10 @@ fn images(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn smart_health_cards_and_links() {
     let d = permit_e2e::require_shared!().join("corpora/qr-credentials/shc/testdata");
     let trust = demo_trust();
@@ -177,6 +189,10 @@ fn smart_health_cards_and_links() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn nz_covid_passes() {
     let d = permit_e2e::require_shared!().join("corpora/qr-credentials/nzcp/spec/examples");
     let trust = demo_trust();

@@ -27,6 +27,10 @@ fn accepts(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn speccheck_only_case_3_is_accepted() {
     let d = permit_e2e::require_shared!().join("vectors/ed25519");
     let cases = json(&d.join("speccheck/cases.json"));
@@ -48,6 +52,10 @@ fn speccheck_only_case_3_is_accepted() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn cctv_strict_accept_set() {
     let d = permit_e2e::require_shared!().join("vectors/ed25519");
     let expected: Vec<u64> =
@@ -100,6 +108,10 @@ fn cctv_strict_accept_set() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn wycheproof_accepts_exactly_the_valid_cases() {
     let d = permit_e2e::require_shared!().join("vectors/ed25519/wycheproof");
     let mut n = 0;
@@ -125,6 +137,10 @@ fn wycheproof_accepts_exactly_the_valid_cases() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn dalek_signing_known_answers() {
     let d = permit_e2e::require_shared!().join("vectors/ed25519/dalek");
     let text = std::fs::read_to_string(d.join("TESTVECTORS.txt")).unwrap();
@@ -157,6 +173,10 @@ fn low_order_encodings(readme: &str) -> Vec<[u8; 32]> {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn trust_list_loader_refuses_the_14_weak_keys() {
     let d = permit_e2e::require_shared!().join("vectors/ed25519/cctv");
     let keys = low_order_encodings(&std::fs::read_to_string(d.join("README.md")).unwrap());

@@ -35,6 +35,10 @@ fn ours(p: &std::path::Path) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    missing_zbar,
+    ignore = "zbarimg not installed (apt-get install zbar-tools)"
+)]
 fn zbarimg_reads_the_same_text() {
     if Command::new("zbarimg").arg("--version").output().is_err() {
         skip("zbarimg not installed (apt-get install zbar-tools)");
@@ -55,6 +59,10 @@ fn zbarimg_reads_the_same_text() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_zxing,
+    ignore = "python3 modules zxingcpp and Pillow not installed (pip install zxing-cpp pillow)"
+)]
 fn zxing_cpp_reads_the_same_text() {
     let probe = Command::new("python3")
         .args(["-c", "import zxingcpp"])
@@ -84,6 +92,10 @@ fn zxing_cpp_reads_the_same_text() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_pycose,
+    ignore = "python3 modules pycose and cbor2 not installed (pip install pycose 'cbor2<6')"
+)]
 fn pycose_verifies_from_the_format_document() {
     let probe = Command::new("python3")
         .args(["-c", "import pycose, cbor2"])
@@ -129,6 +141,14 @@ fn pycose_verifies_from_the_format_document() {
 /// example claims with successive serials and versions (so the symbols differ) until each mask
 /// has two symbols at each level, then reads them all with zbarimg and zxing-cpp (QR codes only).
 #[test]
+#[cfg_attr(
+    missing_zbar,
+    ignore = "zbarimg not installed (apt-get install zbar-tools)"
+)]
+#[cfg_attr(
+    missing_zxing,
+    ignore = "python3 modules zxingcpp and Pillow not installed (pip install zxing-cpp pillow)"
+)]
 fn every_mask_is_read_by_zbar_and_zxing() {
     let zbar = Command::new("zbarimg").arg("--version").output().is_ok();
     let zxing = Command::new("python3")

@@ -15,3 +15,4 @@ mod json_suite;
 mod lifecycle_cli;
 mod negative;
 mod negative_session;
+mod skips;

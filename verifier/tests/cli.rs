@@ -294,6 +294,10 @@ fn several_inputs_give_json_lines_and_a_summary() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn foreign_corpus_image_is_unsupported_format() {
     let d = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/corpora/qr-credentials/dcc/qr_corpus/AT_1.png");

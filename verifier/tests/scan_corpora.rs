@@ -161,6 +161,10 @@ fn report(name: &str, tally: &mut Tally, elapsed: Duration) {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn dcc_corpus_decodes_to_the_expected_text() {
     let Some(root) = corpora() else { return };
     let dir = root.join("dcc/qr_corpus");
@@ -192,6 +196,10 @@ fn dcc_corpus_decodes_to_the_expected_text() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn dcc_not_an_image_is_unreadable() {
     let Some(root) = corpora() else { return };
     let bytes = fs::read(root.join("dcc/png/Q1_not_an_image.bin")).unwrap();
@@ -204,6 +212,10 @@ fn dcc_not_an_image_is_unreadable() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn shc_images_decode_and_the_corrupted_one_is_reported() {
     let Some(root) = corpora() else { return };
     let dir = root.join("shc/testdata");
@@ -235,6 +247,10 @@ fn shc_images_decode_and_the_corrupted_one_is_reported() {
 }
 
 #[test]
+#[cfg_attr(
+    missing_shared,
+    ignore = "../shared (public test vectors, corpora and reference applicants) is not beside the checkout"
+)]
 fn nzcp_images_decode_to_their_text() {
     let Some(root) = corpora() else { return };
     let started = Instant::now();
