@@ -195,17 +195,11 @@ fn plan_row(
     // A `ref` row goes through `apply` first: the same ref with other content is a conflict.
     // A row without `ref` is known by its content only, so its intent is looked up first (an
     // application without a reference is recorded anew each time).
+    let apply =
+        |tx: &mut dyn Tx| apply_row(tx, office, a, hash, opts.channel, line, &row.reference);
     let mut applied = None;
     if a.reference.is_some() {
-        applied = Some(apply_row(
-            tx,
-            office,
-            a,
-            hash,
-            opts.channel,
-            line,
-            &row.reference,
-        )?);
+        applied = Some(apply(tx)?);
     }
     if let Some(Err(e)) = applied {
         return Ok(reject(item, e));
@@ -253,15 +247,7 @@ fn plan_row(
         }
     }
     if applied.is_none() {
-        applied = Some(apply_row(
-            tx,
-            office,
-            a,
-            hash,
-            opts.channel,
-            line,
-            &row.reference,
-        )?);
+        applied = Some(apply(tx)?);
     }
     let applied = match applied {
         Some(Ok(a)) => Some(a),

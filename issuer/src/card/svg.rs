@@ -1,6 +1,9 @@
 //! The card as SVG ([`to_svg`]): text as `<text>` elements in a CJK `font-family` fallback list
 //! ([`SVG_FONT_FAMILY`]), laid out with a width estimate since the viewer or printer picks the
 //! font, and the code as one `<path>`.
+//!
+//! It walks the same layout `Item`s as the raster back end (`raster.rs`), so the
+//! destructuring of each item repeats there; the drawing does not.
 
 use std::fmt::Write as _;
 

@@ -1,5 +1,11 @@
 //! The PostgreSQL ledger: one register shared by the issuing offices of many cities.
 //!
+//! Why it repeats the SQLite ledger's shape: both implement the whole `Ledger`
+//! and `Tx` traits, so the method signatures and the trait-to-`*_impl` forwarding
+//! appear once per backend, and each writes its own SQL (`$1` against `?1`, `BIGINT` against
+//! `INTEGER`, its own error mapping). What must not differ (rows, digests, rules, row readers)
+//! is shared: the row readers of `sqlite/rows.rs`, `ledger::digest` and the lifecycle.
+//!
 //! Same schema versions, rows, digests and rules as the SQLite ledger
 //! ([`sqlite`](super::sqlite)); what differs is how several writers on several machines are kept
 //! apart, by the database alone:

@@ -1,5 +1,7 @@
 //! The PostgreSQL side of whole-table reads (the audit's scans, the status list's credential
 //! walk), streamed row by row, and the trust-list publications.
+//! The scans have the SQLite ones' shape (`sqlite/audit.rs`) over another client API (its row
+//! and error types differ); the row decoding itself is shared.
 
 use postgres::Row;
 use postgres::fallible_iterator::FallibleIterator as _;

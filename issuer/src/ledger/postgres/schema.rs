@@ -2,6 +2,9 @@
 //! version numbers, same tables, keys and rules), written for PostgreSQL. Integers are all
 //! `BIGINT`; dates stay ISO 8601 text, so that rows read back exactly as in SQLite and the
 //! digests of [`digest`](crate::ledger::digest) are the same.
+//! The table definitions repeat the SQLite ones line for line where the two dialects agree: a
+//! migration is a frozen text per dialect (its hash is recorded), so it is not assembled from
+//! shared pieces that a later edit could change under an existing database.
 //!
 //! History is append-only, credentials and publications immutable, permits and intents never
 //! deleted: enforced by triggers (also against `TRUNCATE`), whatever client writes.

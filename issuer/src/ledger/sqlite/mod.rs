@@ -10,7 +10,7 @@ mod schema;
 
 use rows::{
     APP_COLS, AppRow, CREDENTIAL_SELECT, PERMIT_COLS, PERMIT_SELECT, app_from, app_row,
-    checked_credential, i64_of, permit_from, raw_credential, u64_of,
+    checked_credential, i64_of, permit_from, permit_values, raw_credential, u64_of,
 };
 use schema::MIGRATIONS;
 
@@ -329,51 +329,21 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
-        let details =
-            serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        let values = permit_values(r)?;
         self.exec(
-                &format!("INSERT INTO permits ({PERMIT_COLS}, id_number, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
-                params![
-                    i64_of(r.serial),
-                    r.application_id,
-                    r.state.as_str(),
-                    details,
-                    r.issued_on.to_string(),
-                    r.valid_until.to_string(),
-                    r.endorsed_until.to_string(),
-                    r.residence_counted_since.to_string(),
-                    r.authority,
-                    r.current_version,
-                    r.created_at,
-                    r.updated_at,
-                    r.details.id_number,
-                    digest::permit(r),
-                ],
-            )
-            .map_err(self.e())?;
+            &format!("INSERT INTO permits ({PERMIT_COLS}, id_number, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+            rusqlite::params_from_iter(&values),
+        )
+        .map_err(self.e())?;
         self.append_event(event)
     }
 
     fn update_permit(&mut self, r: &PermitRecord, event: &Event) -> Result<(), LedgerError> {
-        let details =
-            serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+        let values = permit_values(r)?;
         let n = self
             .exec(
-                "UPDATE permits SET state = ?2, details_json = ?3, issued_on = ?4, valid_until = ?5, endorsed_until = ?6, residence_counted_since = ?7, authority = ?8, current_version = ?9, updated_at = ?10, id_number = ?11, digest = ?12 WHERE serial = ?1",
-                params![
-                    i64_of(r.serial),
-                    r.state.as_str(),
-                    details,
-                    r.issued_on.to_string(),
-                    r.valid_until.to_string(),
-                    r.endorsed_until.to_string(),
-                    r.residence_counted_since.to_string(),
-                    r.authority,
-                    r.current_version,
-                    r.updated_at,
-                    r.details.id_number,
-                    digest::permit(r),
-                ],
+                "UPDATE permits SET state = ?3, details_json = ?4, issued_on = ?5, valid_until = ?6, endorsed_until = ?7, residence_counted_since = ?8, authority = ?9, current_version = ?10, updated_at = ?12, id_number = ?13, digest = ?14 WHERE serial = ?1",
+                rusqlite::params_from_iter(&values),
             )
             .map_err(self.e())?;
         if n != 1 {

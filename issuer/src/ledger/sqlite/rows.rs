@@ -77,6 +77,34 @@ pub(in crate::ledger) fn app_from(r: AppRow) -> Result<ApplicationRecord, Ledger
 }
 
 /// Columns written for a permit; reads add `id_number` and `digest`.
+/// A permit row's values, bound as `?1`…`?14`: `PERMIT_COLS` in order, then `id_number` and
+/// `digest`. The INSERT binds them all; the UPDATE names its columns by the same numbers (and
+/// leaves `application_id` ?2 and `created_at` ?11, which never change, unused), so the two
+/// statements cannot drift apart.
+pub(in crate::ledger) fn permit_values(
+    r: &PermitRecord,
+) -> Result<[rusqlite::types::Value; 14], LedgerError> {
+    use rusqlite::types::Value;
+    let details =
+        serde_json::to_string(&r.details).map_err(|e| LedgerError::Damaged(e.to_string()))?;
+    Ok([
+        Value::Integer(i64_of(r.serial)),
+        Value::Text(r.application_id.clone()),
+        Value::Text(r.state.as_str().to_owned()),
+        Value::Text(details),
+        Value::Text(r.issued_on.to_string()),
+        Value::Text(r.valid_until.to_string()),
+        Value::Text(r.endorsed_until.to_string()),
+        Value::Text(r.residence_counted_since.to_string()),
+        Value::Integer(i64::from(r.authority)),
+        Value::Integer(i64::from(r.current_version)),
+        Value::Integer(r.created_at),
+        Value::Integer(r.updated_at),
+        Value::Text(r.details.id_number.clone()),
+        Value::Text(digest::permit(r)),
+    ])
+}
+
 pub(in crate::ledger) const PERMIT_COLS: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at";
 /// What a permit read selects.
 pub(in crate::ledger) const PERMIT_SELECT: &str = "serial, application_id, state, details_json, issued_on, valid_until, endorsed_until, residence_counted_since, authority, current_version, created_at, updated_at, id_number, digest";
