@@ -40,6 +40,7 @@ pub const EXAMPLE_STATUS_URI: &str = "https://permits.gd.example.invalid/status/
 pub fn example_claims() -> Claims {
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a real date");
     Claims {
+        holder: None,
         issued_at: 1_795_536_000,
         expires_at: 1_890_230_400,
         permit: PermitClaim {

@@ -21,6 +21,7 @@
 //! let claims = Claims {
 //!     issued_at: 1_795_536_000,  // 2026-11-25, Unix seconds
 //!     expires_at: 1_890_230_400, // the start of the day after the last valid day
+//!     holder: None,              // or the holder device's key (see docs/FORMAT.md)
 //!     permit: PermitClaim {
 //!         serial: 482_913_077_415,
 //!         version: 1,
@@ -62,6 +63,7 @@ pub mod credential;
 pub mod division;
 pub mod keys;
 pub mod reason;
+pub mod role;
 pub mod status;
 pub mod text;
 pub mod trust;

@@ -121,6 +121,11 @@ codes! {
     StatusListMismatch = "STATUS_LIST_MISMATCH", Status, Indeterminate, "The status list given is not the one this credential names (another list or another issuer); it was not consulted.", "所给状态列表不是此凭证指定的列表（其他列表或其他签发机关）；未予采用。";
     StatusListConflict = "STATUS_LIST_CONFLICT", Status, Indeterminate, "ALARM: a different status list with the same sequence as one already seen; it was not used.", "警报：出现与已使用版本序号相同但内容不同的状态列表；未予采用。";
     StatusIndexOutOfRange = "STATUS_INDEX_OUT_OF_RANGE", Status, Indeterminate, "The status list has no entry for this credential.", "状态列表中没有此凭证的条目。";
+    PresentationRequired = "PRESENTATION_REQUIRED", Crypto, Error, "The credential is bound to the holder's phone and was scanned without its live presentation (a screenshot or copy of the bare code).", "此凭证绑定持证人手机，扫描的不是实时出示码（可能是截图或复制的静态码）。";
+    HolderSignatureInvalid = "HOLDER_SIGNATURE_INVALID", Crypto, Error, "The holder's signature on the live code does not verify under the device key the credential binds.", "实时出示码上的持证人签名无法用凭证绑定的设备密钥核验。";
+    PresentationExpired = "PRESENTATION_EXPIRED", Time, Error, "The live code was drawn outside the accepted window (too old, or dated in the future beyond the clock tolerance): ask the holder to show a fresh code.", "实时出示码不在有效时间窗口内（已过时或时间超前）；请持证人出示新码。";
+    PresentationReplayed = "PRESENTATION_REPLAYED", Policy, Warning, "This exact live code was already scanned within its window: a rescan, or a copy shown by someone else.", "此实时出示码在有效窗口内已被扫描过：可能是重新扫描，也可能是他人出示的副本。";
+    ViewNotAccepted = "VIEW_NOT_ACCEPTED", Policy, Error, "This view of the permit is not one the verifier's role accepts.", "此居住证视图不是本核验角色接受的视图。";
     TestCredential = "TEST_CREDENTIAL", Policy, Warning, "Signed with a TEST-ONLY key or marked as test data: not a real permit.", "由仅供测试的密钥签发或标记为测试数据：不是真实的居住证。";
 }
 

@@ -178,6 +178,10 @@ pub struct RawApplicant {
     /// Whether the government already holds verified data for this applicant (免材料对象).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_verified: Option<bool>,
+    /// The holder's device key (Ed25519), as the JWK `x` (43 base64url characters): the
+    /// issued credential is bound to it and accepted only in a live presentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_key: Option<String>,
 }
 
 /// A problem with one field of a record.
@@ -228,6 +232,7 @@ pub const COLUMNS: &[&str] = &[
     "basis",
     "test",
     "data_verified",
+    "holder_key",
 ];
 
 /// A checked applicant: every field valid and consistent.
@@ -263,6 +268,8 @@ pub struct Applicant {
     pub test: bool,
     /// The government already holds verified data (免材料对象).
     pub data_verified: bool,
+    /// The holder's device key, if the credential is to be bound to one.
+    pub holder_key: Option<crate::keys::PublicKey>,
 }
 
 impl Applicant {
@@ -291,6 +298,10 @@ impl Applicant {
             basis: Some(self.basis.iter().map(|b| b.as_str().to_owned()).collect()),
             test: Some(self.test),
             data_verified: Some(self.data_verified),
+            holder_key: self
+                .holder_key
+                .as_ref()
+                .map(crate::credential::holder::holder_key_to_x),
         }
     }
 }

@@ -58,6 +58,7 @@ impl RawApplicant {
                 "basis" => r.basis = Some(v.split('|').map(str::to_owned).collect()),
                 "test" => r.test = Some(parse_bool(k, v)?),
                 "data_verified" => r.data_verified = Some(parse_bool(k, v)?),
+                "holder_key" => r.holder_key = s,
                 other => {
                     return Err(FieldError::new(
                         other,

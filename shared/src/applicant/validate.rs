@@ -30,6 +30,7 @@ impl RawApplicant {
         let address = self.check_residence_address(district, &mut errs);
         let registered = self.check_registered_on(today, birth, &mut errs);
         let basis = self.check_basis(&mut errs);
+        let holder_key = self.check_holder_key(&mut errs);
         match (
             name, sex, birth, id, city, district, address, registered, basis,
         ) {
@@ -59,8 +60,25 @@ impl RawApplicant {
                 basis,
                 test: self.test.unwrap_or(false),
                 data_verified: self.data_verified.unwrap_or(false),
+                holder_key,
             }),
             _ => Err(errs),
+        }
+    }
+
+    /// `holder_key`: an Ed25519 public key as a JWK `x`, canonical, not of small order.
+    fn check_holder_key(&self, errs: &mut Vec<FieldError>) -> Option<crate::keys::PublicKey> {
+        let x = self.holder_key.as_deref()?;
+        match crate::credential::holder::holder_key_from_x(x) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                errs.push(FieldError::new(
+                    "holder_key",
+                    "INVALID_HOLDER_KEY",
+                    format!("not a usable Ed25519 public key (JWK x): {e}"),
+                ));
+                None
+            }
         }
     }
 

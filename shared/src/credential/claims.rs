@@ -4,9 +4,11 @@
 use chrono::NaiveDate;
 use ciborium::value::Value;
 
+use super::holder::{CLAIM_CNF, cnf_from_value, cnf_value};
 use super::{CLAIM_EXP, CLAIM_IAT, CLAIM_PERMIT, DecodeError};
 use crate::cbor;
 use crate::citizen_id::CitizenId;
+use crate::keys::PublicKey;
 use crate::{applicant, civil, division, text};
 
 /// The CWT claims set of a permit credential.
@@ -17,6 +19,9 @@ pub struct Claims {
     /// `exp` (4): when the permit stops being valid (start of the day after its last valid day,
     /// China Standard Time), Unix seconds.
     pub expires_at: i64,
+    /// `cnf` (8): the holder device's key, when the credential is bound to one. A bound
+    /// credential is accepted only inside a presentation signed by that key.
+    pub holder: Option<PublicKey>,
     /// The permit claim (-65537).
     pub permit: PermitClaim,
 }
@@ -314,31 +319,118 @@ impl Claims {
 
     /// Deterministic CBOR encoding of the claims set (the COSE payload).
     pub fn encode(&self) -> Vec<u8> {
-        cbor::encode(&Value::Map(vec![
-            (cbor::int(CLAIM_EXP), cbor::int(self.expires_at)),
-            (cbor::int(CLAIM_IAT), cbor::int(self.issued_at)),
-            (cbor::int(CLAIM_PERMIT), self.permit.to_value()),
-        ]))
+        encode_cwt(
+            self.expires_at,
+            self.issued_at,
+            self.holder.as_ref(),
+            (CLAIM_PERMIT, self.permit.to_value()),
+        )
     }
 
     /// Decodes and checks a claims set; the bytes must be its canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<Claims, DecodeError> {
+        let cwt = Cwt::decode(bytes)?;
+        if cwt.body_key != CLAIM_PERMIT {
+            return Err(claim_err(
+                "claims",
+                "not a full permit credential (it holds a view claim)",
+            ));
+        }
+        let permit = PermitClaim::from_value(cwt.body)?;
+        check_iat(cwt.issued_at, permit.issued_on)?;
+        let claims = Claims {
+            issued_at: cwt.issued_at,
+            expires_at: cwt.expires_at,
+            holder: cwt.holder,
+            permit,
+        };
+        if claims.encode() != bytes {
+            return Err(DecodeError::NonCanonical { part: "claims" });
+        }
+        Ok(claims)
+    }
+}
+
+/// A credential is signed when or after the permit is first issued: an `iat` before the start
+/// of the issue date (China Standard Time) is a date no issuance can produce.
+pub(super) fn check_iat(issued_at: i64, issued_on: NaiveDate) -> Result<(), DecodeError> {
+    if issued_at < civil::start_of_day(issued_on) {
+        return Err(claim_err(
+            "iat",
+            format!(
+                "{} is before the permit's issue date {}",
+                civil::date_of_unix(issued_at),
+                issued_on
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes a CWT claims set `{4: exp, 6: iat, [8: cnf,] body_key: body}` (canonical order:
+/// the body keys are negative, so they sort last).
+pub(super) fn encode_cwt(
+    expires_at: i64,
+    issued_at: i64,
+    holder: Option<&PublicKey>,
+    (body_key, body): (i64, Value),
+) -> Vec<u8> {
+    let mut m = vec![
+        (cbor::int(CLAIM_EXP), cbor::int(expires_at)),
+        (cbor::int(CLAIM_IAT), cbor::int(issued_at)),
+    ];
+    if let Some(k) = holder {
+        m.push((cbor::int(CLAIM_CNF), cnf_value(k)));
+    }
+    m.push((cbor::int(body_key), body));
+    cbor::encode(&Value::Map(m))
+}
+
+/// The parts every credential's claims set shares, read in order: `exp`, `iat`, optional
+/// `cnf`, then exactly one body claim (the permit claim or a view claim), nothing else.
+pub(super) struct Cwt {
+    pub(super) expires_at: i64,
+    pub(super) issued_at: i64,
+    pub(super) holder: Option<PublicKey>,
+    pub(super) body_key: i64,
+    pub(super) body: Value,
+}
+
+impl Cwt {
+    pub(super) fn decode(bytes: &[u8]) -> Result<Cwt, DecodeError> {
         let v = cbor::decode_one(bytes).map_err(|e| claim_err("claims", e))?;
         let Value::Map(m) = v else {
             return Err(claim_err("claims", "not a map"));
         };
-        let [(k1, exp), (k2, iat), (k3, permit)]: [(Value, Value); 3] = m
-            .try_into()
-            .map_err(|_| claim_err("claims", "must hold exactly exp, iat and the permit claim"))?;
-        if cbor::as_i128(&k1) != Some(CLAIM_EXP.into())
-            || cbor::as_i128(&k2) != Some(CLAIM_IAT.into())
-            || cbor::as_i128(&k3) != Some(CLAIM_PERMIT.into())
-        {
-            return Err(claim_err(
+        let shape = || {
+            claim_err(
                 "claims",
-                "must hold exactly exp (4), iat (6) and permit (-65537), in that order",
-            ));
+                "must hold exactly exp (4), iat (6), optionally cnf (8), and one permit or view claim, in that order",
+            )
+        };
+        let mut it = m.into_iter();
+        let (Some((k1, exp)), Some((k2, iat))) = (it.next(), it.next()) else {
+            return Err(shape());
+        };
+        let mut third = it.next().ok_or_else(shape)?;
+        let mut holder = None;
+        if cbor::as_i128(&third.0) == Some(CLAIM_CNF.into()) {
+            holder = Some(cnf_from_value(&third.1)?);
+            third = it.next().ok_or_else(shape)?;
         }
+        if it.next().is_some()
+            || cbor::as_i128(&k1) != Some(CLAIM_EXP.into())
+            || cbor::as_i128(&k2) != Some(CLAIM_IAT.into())
+        {
+            return Err(shape());
+        }
+        let body_key = match cbor::as_i128(&third.0) {
+            Some(k) if k == i128::from(CLAIM_PERMIT) => CLAIM_PERMIT,
+            Some(k) if k == i128::from(super::view::CLAIM_BASIC_VIEW) => {
+                super::view::CLAIM_BASIC_VIEW
+            }
+            _ => return Err(shape()),
+        };
         let time = |v: &Value, f: &'static str| {
             cbor::as_i128(v)
                 .filter(|t| (0..=(1i128 << 40)).contains(t))
@@ -350,28 +442,13 @@ impl Claims {
         if expires_at <= issued_at {
             return Err(claim_err("exp", "not after iat"));
         }
-        let permit = PermitClaim::from_value(permit)?;
-        // A credential is signed when or after the permit is first issued: an `iat` before the
-        // start of the issue date (China Standard Time) is a date no issuance can produce.
-        if issued_at < civil::start_of_day(permit.issued_on) {
-            return Err(claim_err(
-                "iat",
-                format!(
-                    "{} is before the permit's issue date {}",
-                    civil::date_of_unix(issued_at),
-                    permit.issued_on
-                ),
-            ));
-        }
-        let claims = Claims {
-            issued_at,
+        Ok(Cwt {
             expires_at,
-            permit,
-        };
-        if claims.encode() != bytes {
-            return Err(DecodeError::NonCanonical { part: "claims" });
-        }
-        Ok(claims)
+            issued_at,
+            holder,
+            body_key,
+            body: third.1,
+        })
     }
 }
 

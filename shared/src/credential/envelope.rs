@@ -225,6 +225,14 @@ impl<'a> Verified<'a> {
         Claims::decode(self.payload)
     }
 
+    /// Claims stage for any view: decodes the full credential or a view by its body claim.
+    pub fn credential(&self) -> Result<super::CredentialClaims, DecodeError> {
+        if self.typ.is_some() {
+            return Err(claim_err("claims", "not a permit credential"));
+        }
+        super::CredentialClaims::decode(self.payload)
+    }
+
     /// The verified payload bytes of a typed envelope (e.g. a status list), for its own decoder.
     pub(crate) fn typed_payload(&self, typ: &str) -> Option<&'a [u8]> {
         (self.typ == Some(typ)).then_some(self.payload)
@@ -251,6 +259,20 @@ pub fn sign_with<E>(
     sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
 ) -> Result<Vec<u8>, E> {
     sign_payload_with(claims.encode(), None, kid, sign)
+}
+
+/// Signs a view into a COSE_Sign1 envelope (bytes), exactly as [`sign`] signs a credential.
+pub fn sign_view(view: &super::ViewClaims, key: &SecretKey) -> Vec<u8> {
+    sign_payload(view.encode(), None, key)
+}
+
+/// [`sign_view`] with a key held elsewhere, as [`sign_with`].
+pub fn sign_view_with<E>(
+    view: &super::ViewClaims,
+    kid: KeyId,
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], E>,
+) -> Result<Vec<u8>, E> {
+    sign_payload_with(view.encode(), None, kid, sign)
 }
 
 /// Signs a payload into a COSE_Sign1 with an optional `typ` header.

@@ -22,13 +22,23 @@
 mod claims;
 mod classify;
 mod envelope;
+pub mod holder;
+pub mod presentation;
 mod transport;
+mod view;
+pub mod wallet;
 
 pub use claims::{Claims, MAX_SERIAL, MAX_STATUS_INDEX, PHOTO_REF_LEN, PermitClaim};
 pub use classify::{Foreign, Kind, classify};
-pub use envelope::{Envelope, SignatureInvalid, Verified, sig_structure, sign, sign_with};
+pub use envelope::{
+    Envelope, SignatureInvalid, Verified, sig_structure, sign, sign_view, sign_view_with, sign_with,
+};
 pub(crate) use envelope::{sign_payload, sign_payload_with};
+pub use presentation::{Presentation, is_presentation, present, present_with};
 pub use transport::{decimal, from_text, to_text};
+pub use view::{
+    BasicView, CLAIM_BASIC_VIEW, Core, CredentialClaims, ViewClaims, ViewKind, id_last4, mask_name,
+};
 
 /// The scheme name that starts every permit text.
 pub const SCHEME: &str = "GDRP";
