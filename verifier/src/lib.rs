@@ -20,6 +20,7 @@ pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod normalise;
+pub mod replay;
 pub mod report;
 pub mod scan;
 pub mod session;

@@ -7,8 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use permit_shared::keys::PublicKey;
 use permit_shared::reason::Code;
+use permit_shared::role::Role;
 use permit_shared::trust::{TrustError, TrustList};
 
+use crate::replay::ReplayCache;
 use crate::report::Report;
 use crate::state::{Seen, State};
 use crate::verify::{self, ClockSource, Context, Policy, Reason, VerifiedStatusList};
@@ -42,6 +44,8 @@ pub struct Session {
     at: DateTime<Utc>,
     clock_source: ClockSource,
     policy: Policy,
+    role: Role,
+    replay: ReplayCache,
     state: State,
 }
 
@@ -120,6 +124,7 @@ impl Session {
         // The signed times of the lists just verified are times already trusted: a device clock
         // earlier than them is wrong now, not only from the next session on.
         let floor = state.clock_floor;
+        let replay = ReplayCache::from_entries(std::mem::take(&mut state.presentations));
         Ok(Session {
             trust,
             status,
@@ -131,11 +136,30 @@ impl Session {
                 status_grace: input.status_grace,
                 ..Policy::default()
             },
+            role: Role::police(),
+            replay,
             state,
         })
     }
 
-    /// The context for verifying credentials in this session.
+    /// Verify for `role` (default: police, every field).
+    #[must_use]
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    /// Accept live presentations for `window` after they were drawn, with `skew` of clock
+    /// difference on either side (defaults: 60 s and 30 s).
+    #[must_use]
+    pub fn with_presentation_window(mut self, window: Duration, skew: Duration) -> Self {
+        self.policy.presentation_window = window;
+        self.policy.presentation_skew = skew;
+        self
+    }
+
+    /// The context for verifying credentials in this session: live presentations are
+    /// remembered for replay detection across every credential verified in it.
     pub fn context(&self) -> Context<'_> {
         Context::new(&self.trust, self.at)
             .with_status(self.status.as_ref())
@@ -143,6 +167,8 @@ impl Session {
             .with_clock_floor(self.floor)
             .with_policy(self.policy)
             .with_notes(self.notes.clone())
+            .with_role(self.role)
+            .with_replay(Some(&self.replay))
     }
 
     /// The verified trust list.
@@ -159,6 +185,7 @@ impl Session {
         if self.clock_source == ClockSource::System && !behind {
             self.state.observe_time(self.at);
         }
+        self.state.presentations = self.replay.entries(self.at.timestamp());
         self.state
     }
 }

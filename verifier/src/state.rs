@@ -34,6 +34,10 @@ pub struct State {
     /// seen, by list URI: another list with that sequence is a conflict.
     #[serde(default)]
     pub status_digests: BTreeMap<String, String>,
+    /// Live presentations seen whose window has not ended (id → end of window, Unix seconds),
+    /// so that a code scanned again in a later run is flagged `PRESENTATION_REPLAYED`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub presentations: BTreeMap<String, i64>,
 }
 
 /// How a list compares with the lists of its kind already seen.

@@ -13,16 +13,19 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use permit_shared::credential::{self, Claims, DecodeError, Envelope};
+use permit_shared::credential::{self, Claims, Core, CredentialClaims, DecodeError, Envelope};
 use permit_shared::keys::KeyId;
 use permit_shared::reason::{Code, Severity};
+use permit_shared::role::{Field, Role};
 use permit_shared::status::{Status, StatusListToken};
 use permit_shared::text::display_safe;
 use permit_shared::trust::{KeyUseError, TrustList, TrustedKey, Usage};
 use permit_shared::{applicant, civil, division};
 
 use crate::normalise;
+use crate::replay::ReplayCache;
 
+mod holder;
 mod status;
 use status::{check_status, hex, status_list_mismatch};
 
@@ -106,6 +109,11 @@ pub struct Policy {
     pub clock_skew: Duration,
     /// How long after its next-update time a status list is still used.
     pub status_grace: Duration,
+    /// How long after the holder's app drew it a live presentation is accepted.
+    pub presentation_window: Duration,
+    /// Allowed clock difference between the holder's phone and this verifier, on either side
+    /// of the presentation window.
+    pub presentation_skew: Duration,
 }
 
 impl Default for Policy {
@@ -113,6 +121,8 @@ impl Default for Policy {
         Policy {
             clock_skew: Duration::minutes(5),
             status_grace: Duration::hours(24),
+            presentation_window: Duration::seconds(60),
+            presentation_skew: Duration::seconds(30),
         }
     }
 }
@@ -202,13 +212,17 @@ pub struct Context<'a> {
     /// Reasons about the environment that apply to every credential (a refused status list, a
     /// trust-list rollback), found by the caller.
     pub notes: Vec<Reason>,
+    /// The verifier's role: which views it accepts and which fields it may display.
+    pub role: Role,
+    /// Live presentations already seen, if replays are to be detected.
+    pub replay: Option<&'a ReplayCache>,
 }
 
 impl<'a> Context<'a> {
     /// A context for verifying at `at` against `trust`, with the defaults: no status list (every
     /// permit gets `STATUS_UNKNOWN`), `at` given by the caller ([`ClockSource::Given`], so no
-    /// clock floor applies), no clock floor, [`Policy::default`], no notes. The setters below
-    /// change the optional parts.
+    /// clock floor applies), no clock floor, [`Policy::default`], no notes, the police role
+    /// (every field), no replay detection. The setters below change the optional parts.
     pub fn new(trust: &'a TrustList, at: DateTime<Utc>) -> Self {
         Self {
             trust,
@@ -218,7 +232,23 @@ impl<'a> Context<'a> {
             clock_floor: None,
             policy: Policy::default(),
             notes: Vec::new(),
+            role: Role::police(),
+            replay: None,
         }
+    }
+
+    /// The verifier's role.
+    #[must_use]
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    /// The presentations already seen (replay detection).
+    #[must_use]
+    pub fn with_replay(mut self, replay: Option<&'a ReplayCache>) -> Self {
+        self.replay = replay;
+        self
     }
 
     /// The status list to consult, if any.
@@ -259,132 +289,214 @@ impl<'a> Context<'a> {
 
 /// A permit that is authentic, not necessarily valid: its signature verified under a key of the
 /// trust list and its claims are well formed, but it may be revoked, suspended, superseded,
-/// expired, not yet valid or signed by a key not allowed to sign it. Whether it is valid is the
-/// [`Outcome`]'s verdict, never the existence of this value. Only [`verify_text`] makes one;
-/// the fields are private and read through methods.
+/// expired, not yet valid, signed by a key not allowed to sign it, or a bound credential
+/// without a valid live presentation. Whether it is valid is the [`Outcome`]'s verdict, never
+/// the existence of this value. Only [`verify_text`] makes one; the fields are private and read
+/// through methods. What a verifier displays comes from [`AuthenticPermit::view`], which holds
+/// only the fields of the role it was verified for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticPermit {
-    claims: Claims,
+    claims: CredentialClaims,
     key_id: KeyId,
+    role: Role,
+    presented_at: Option<i64>,
 }
 
 impl AuthenticPermit {
-    /// The claims.
-    pub fn claims(&self) -> &Claims {
+    /// The full credential's claims (every field, whatever the role: display
+    /// [`AuthenticPermit::view`] instead); `None` for a basic view.
+    pub fn claims(&self) -> Option<&Claims> {
+        match &self.claims {
+            CredentialClaims::Full(c) => Some(c),
+            CredentialClaims::Basic(_) => None,
+        }
+    }
+    /// The credential's claims, whichever view it is.
+    pub fn credential(&self) -> &CredentialClaims {
         &self.claims
     }
     /// Key that verified it.
     pub fn key_id(&self) -> KeyId {
         self.key_id
     }
-    /// Serial number as 12 digits.
-    pub fn serial(&self) -> String {
-        format!("{:012}", self.claims.permit.serial)
+    /// The role it was verified for.
+    pub fn role(&self) -> Role {
+        self.role
     }
-    /// Name.
-    pub fn name(&self) -> &str {
-        &self.claims.permit.name
+    /// When the holder's app drew the live presentation (Unix seconds), if it came in one whose
+    /// holder signature verified.
+    pub fn presented_at(&self) -> Option<i64> {
+        self.presented_at
     }
-    /// Masked ID number.
-    pub fn id_masked(&self) -> String {
-        self.claims.permit.id_number.masked()
-    }
-    /// The full ID number (sensitive: show only on request).
-    pub fn id_number(&self) -> &str {
-        self.claims.permit.id_number.as_str()
-    }
-    /// Residence city name.
-    pub fn city(&self) -> String {
-        division::city(self.claims.permit.residence_city()).map_or_else(
-            || self.claims.permit.residence_city().to_string(),
-            |c| c.name.to_owned(),
-        )
+    /// Serial number as 12 digits (a basic view carries none).
+    pub fn serial(&self) -> Option<String> {
+        self.claims.core().serial.map(|s| format!("{s:012}"))
     }
     /// Last valid day.
     pub fn valid_until(&self) -> NaiveDate {
-        self.claims.valid_until()
+        self.claims.core().valid_until()
     }
-    /// The JSON view.
+    /// The view for display and JSON: only the fields the role may see (and the credential
+    /// carries); the full ID number only with `reveal_id` and a role that may see it.
     pub fn view(&self, reveal_id: bool) -> PermitView {
-        let p = &self.claims.permit;
-        let city = division::city(p.residence_city());
-        PermitView {
-            serial: self.serial(),
-            version: p.version,
-            name: p.name.clone(),
-            sex: p.id_number.sex().label_en(),
-            birth_date: p.id_number.birth_date().to_string(),
-            id_number_masked: p.id_number.masked(),
-            id_number: reveal_id.then(|| p.id_number.as_str().to_owned()),
-            ethnicity: p
-                .ethnicity
-                .map(|e| format!("{e:02} {}", applicant::ethnicity_name(e).unwrap_or("?"))),
-            hukou_division: p.hukou_division.map(|d| d.to_string()),
-            hukou_place: p.hukou_division.map(division::hukou_place),
-            residence_city: p.residence_city().to_string(),
-            residence_city_name: city.map(|c| format!("{} {}", c.name, c.name_en)),
-            residence_district: p.residence_district.to_string(),
-            residence_address: p.full_residence_address(),
-            authority: p.authority.to_string(),
-            authority_name: division::authority_name(p.authority),
-            issued_on: p.issued_on.to_string(),
-            valid_until: self.claims.valid_until().to_string(),
-            endorsed_until: p.endorsed_until.to_string(),
-            credential_issued_at: rfc3339(self.claims.issued_at),
-            status_index: p.status_index,
-            photo_ref: p.photo.map(|b| hex(&b)),
-            status_list: p.status_list.map(|b| hex(&b)),
-            test: p.test,
+        let role = self.role;
+        let show = |f: Field| role.may_show(f);
+        let core = self.claims.core();
+        let mut v = PermitView {
+            view: self.claims.kind().as_str(),
+            role: role.name,
+            holder_bound: self.claims.holder().is_some(),
+            presented_at: self.presented_at.map(rfc3339),
+            serial: self.serial().filter(|_| show(Field::Serial)),
+            version: core.version.filter(|_| show(Field::Serial)),
+            issued_on: core
+                .issued_on
+                .filter(|_| show(Field::Dates))
+                .map(|d| d.to_string()),
+            valid_until: show(Field::Dates).then(|| core.valid_until().to_string()),
+            endorsed_until: show(Field::Dates).then(|| core.endorsed_until.to_string()),
+            credential_issued_at: rfc3339(core.issued_at),
+            status_index: show(Field::Records).then_some(core.status_index),
+            status_list: core
+                .status_list
+                .filter(|_| show(Field::Records))
+                .map(|b| hex(&b)),
+            test: core.test,
+            ..PermitView::default()
+        };
+        let city = |code: u32| {
+            (
+                show(Field::ResidenceCity).then(|| code.to_string()),
+                division::city(code)
+                    .filter(|_| show(Field::ResidenceCity))
+                    .map(|c| format!("{} {}", c.name, c.name_en)),
+            )
+        };
+        match &self.claims {
+            CredentialClaims::Basic(b) => {
+                let b = &b.view;
+                v.name_masked = show(Field::NameMasked).then(|| b.name_masked.clone());
+                v.id_last4 = show(Field::IdLast4).then(|| b.id_last4.clone());
+                (v.residence_city, v.residence_city_name) = city(b.residence_city);
+            }
+            CredentialClaims::Full(c) => {
+                let p = &c.permit;
+                let id = &p.id_number;
+                v.name = show(Field::Name).then(|| p.name.clone());
+                v.name_masked = show(Field::NameMasked).then(|| credential::mask_name(&p.name));
+                v.id_number_masked = show(Field::IdNumber).then(|| id.masked());
+                v.id_number = (reveal_id && show(Field::IdNumber)).then(|| id.as_str().to_owned());
+                v.id_last4 = show(Field::IdLast4).then(|| credential::id_last4(id.as_str()));
+                if show(Field::SexAndBirth) {
+                    v.sex = Some(id.sex().label_en());
+                    v.birth_date = Some(id.birth_date().to_string());
+                }
+                v.ethnicity = p
+                    .ethnicity
+                    .filter(|_| show(Field::Ethnicity))
+                    .map(|e| format!("{e:02} {}", applicant::ethnicity_name(e).unwrap_or("?")));
+                if let Some(d) = p.hukou_division.filter(|_| show(Field::Hukou)) {
+                    v.hukou_division = Some(d.to_string());
+                    v.hukou_place = Some(division::hukou_place(d));
+                }
+                (v.residence_city, v.residence_city_name) = city(p.residence_city());
+                if show(Field::ResidenceAddress) {
+                    v.residence_district = Some(p.residence_district.to_string());
+                    v.residence_address = Some(p.full_residence_address());
+                }
+                if show(Field::Authority) {
+                    v.authority = Some(p.authority.to_string());
+                    v.authority_name = division::authority_name(p.authority);
+                }
+                v.photo_ref = p.photo.filter(|_| show(Field::Records)).map(|b| hex(&b));
+            }
         }
+        v
     }
 }
 
-/// The permit as shown in JSON reports.
-#[derive(Debug, Clone, Serialize)]
+/// The permit as shown in reports and JSON: the fields the verifier's role may see and the
+/// credential carries; every personal field is absent otherwise.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PermitView {
+    /// Which view of the permit was scanned: `full` or `basic`.
+    pub view: &'static str,
+    /// The role it was verified for (`police`, `hotel`, …).
+    pub role: &'static str,
+    /// Whether the credential is bound to the holder's device key.
+    pub holder_bound: bool,
+    /// When the holder's app drew the live presentation (RFC 3339), for a presentation whose
+    /// holder signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presented_at: Option<String>,
     /// Serial number (12 digits).
-    pub serial: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
     /// Credential version.
-    pub version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// 姓名.
-    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// 姓名 as the holder's app shows it to non-police verifiers (张*伟).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_masked: Option<String>,
     /// 性别: male or female (from the ID number).
-    pub sex: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sex: Option<&'static str>,
     /// 出生日期 (from the ID number).
-    pub birth_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
     /// 公民身份号码, masked.
-    pub id_number_masked: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_number_masked: Option<String>,
     /// 公民身份号码 in full, only when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
+    /// The last 4 characters of the ID number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_last4: Option<String>,
     /// 民族: code and name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ethnicity: Option<String>,
     /// 户籍所在地 division code.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hukou_division: Option<String>,
     /// 户籍所在地 as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hukou_place: Option<String>,
     /// Residence city code.
-    pub residence_city: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residence_city: Option<String>,
     /// Residence city name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub residence_city_name: Option<String>,
     /// Residence district code.
-    pub residence_district: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residence_district: Option<String>,
     /// 居住地住址 in full.
-    pub residence_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residence_address: Option<String>,
     /// 签发机关 division code.
-    pub authority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
     /// 签发机关 name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authority_name: Option<String>,
     /// 签发日期.
-    pub issued_on: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<String>,
     /// 有效期限: last valid day.
-    pub valid_until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
     /// Endorsed (签注) until.
-    pub endorsed_until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endorsed_until: Option<String>,
     /// When this credential was signed.
     pub credential_issued_at: String,
     /// Status-list index.
-    pub status_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_index: Option<u64>,
     /// Photo reference, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo_ref: Option<String>,
@@ -559,7 +671,9 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
             ),
         ));
     }
-    let envelope = match credential::from_text(&n.text).and_then(|b| Envelope::decode(&b)) {
+    let (envelope, presentation) = match credential::from_text(&n.text)
+        .and_then(|b| holder::split(&b).and_then(|(cred, p)| Ok((Envelope::decode(&cred)?, p))))
+    {
         Ok(e) => e,
         Err(e) => {
             reasons.push(decode_reason(&e));
@@ -610,18 +724,20 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
         return Outcome::finish(reasons, None, prov);
     };
     prov.issuer = Some(display_safe(&key.issuer));
-    let claims = match verified.claims() {
+    let claims = match verified.credential() {
         Ok(c) => c,
         Err(e) => {
             reasons.push(decode_reason(&e));
             return Outcome::finish(reasons, None, prov);
         }
     };
-    check_trust(key, &claims, ctx, &mut reasons);
-    check_time(&claims, ctx, &mut reasons);
+    let core = claims.core();
+    let presented_at = holder::check(&claims, presentation.as_ref(), ctx, &mut reasons);
+    check_trust(key, &core, ctx, &mut reasons);
+    check_time(&core, ctx, &mut reasons);
     if let (Some(s), Some(sp)) = (ctx.status, prov.status_list.as_mut()) {
-        match status_list_mismatch(s, key, &claims) {
-            None => sp.entry = check_status(s, &claims, ctx, &mut reasons),
+        match status_list_mismatch(s, key, &core) {
+            None => sp.entry = check_status(s, &core, ctx, &mut reasons),
             Some(r) => reasons.push(r),
         }
     } else if !reasons.iter().any(|r| {
@@ -635,7 +751,7 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
             "no status list given: cancellations are not checked (use --status)",
         ));
     }
-    if key.test || claims.permit.test {
+    if key.test || core.test {
         reasons.push(Reason::new(
             Code::TestCredential,
             if key.test {
@@ -648,6 +764,8 @@ pub fn verify_text(input: &str, ctx: &Context<'_>) -> Outcome {
     let permit = AuthenticPermit {
         claims,
         key_id: kid,
+        role: ctx.role,
+        presented_at,
     };
     Outcome::finish(reasons, Some(permit), prov)
 }
@@ -670,7 +788,7 @@ fn time_of_device(ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     }
 }
 
-fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
+fn check_trust(key: &TrustedKey, c: &Core, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     let kid = key.key.id();
     let iat = DateTime::<Utc>::from_timestamp(c.issued_at, 0).unwrap_or_default();
     for error in key.use_errors(Usage::Permit, iat) {
@@ -708,14 +826,16 @@ fn check_trust(key: &TrustedKey, c: &Claims, ctx: &Context<'_>, reasons: &mut Ve
     }
 }
 
-fn check_time(c: &Claims, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
+fn check_time(c: &Core, ctx: &Context<'_>, reasons: &mut Vec<Reason>) {
     let at = ctx.at.timestamp();
-    let p = &c.permit;
+    let p = c;
     let skew = ctx.policy.clock_skew.num_seconds();
-    if at < civil::start_of_day(p.issued_on) {
+    if let Some(from) = p.issued_on
+        && at < civil::start_of_day(from)
+    {
         reasons.push(Reason::new(
             Code::NotYetValid,
-            format!("permit is valid from {}", p.issued_on),
+            format!("permit is valid from {from}"),
         ));
     }
     if at + skew < c.issued_at {

@@ -3,7 +3,7 @@
 use permit_shared::reason::{Severity, Stage};
 use unicode_width::UnicodeWidthStr as _;
 
-use super::{ClockSource, Reason, Report, Verdict};
+use super::{ClockSource, PermitView, Reason, Report, Verdict};
 
 /// Display columns of a permit row's label (`姓名 Name`, …) before its value: the widest label
 /// (`公民身份号码 ID number`, 22 columns) and two spaces.
@@ -32,6 +32,85 @@ fn reason_lines(s: &mut String, r: &Reason) {
     ));
 }
 
+/// The permit's rows: only the fields the view holds (the role's fields the credential
+/// carries); the full name and ID number when present, else their masked forms.
+fn permit_rows(s: &mut String, v: &PermitView) {
+    let mut row = |zh: &str, en: &str, val: Option<&str>| {
+        if let Some(val) = val {
+            s.push_str(&format!(
+                "  {}{val}\n",
+                padded(&format!("{zh} {en}"), LABEL_COLUMNS)
+            ));
+        }
+    };
+    row(
+        "姓名",
+        "Name",
+        v.name.as_deref().or(v.name_masked.as_deref()),
+    );
+    let id_last4 = v.id_last4.as_ref().map(|l| format!("…{l} (last 4)"));
+    row(
+        "公民身份号码",
+        "ID number",
+        v.id_number
+            .as_deref()
+            .or(v.id_number_masked.as_deref())
+            .or(id_last4.as_deref()),
+    );
+    row(
+        "性别",
+        "Sex",
+        v.sex.map(|x| {
+            if x == "male" {
+                "男 male"
+            } else {
+                "女 female"
+            }
+        }),
+    );
+    row("出生", "Born", v.birth_date.as_deref());
+    row("民族", "Ethnicity", v.ethnicity.as_deref());
+    row(
+        "居住地",
+        "City",
+        v.residence_city_name
+            .as_deref()
+            .or(v.residence_city.as_deref()),
+    );
+    row("居住地址", "Address", v.residence_address.as_deref());
+    row("户籍所在地", "Hukou", v.hukou_place.as_deref());
+    row("有效期限", "Valid until", v.valid_until.as_deref());
+    row("签注至", "Endorsed until", v.endorsed_until.as_deref());
+    row("签发日期", "Issued on", v.issued_on.as_deref());
+    row(
+        "签发机关",
+        "Authority",
+        v.authority_name.as_deref().or(v.authority.as_deref()),
+    );
+    let serial = v
+        .serial
+        .as_ref()
+        .map(|x| format!("{x} (version {})", v.version.unwrap_or_default()));
+    row("证件编号", "Serial", serial.as_deref());
+    let shown = if v.view == "basic" {
+        "basic view 基本信息"
+    } else {
+        "full credential 完整信息"
+    };
+    let live = v
+        .presented_at
+        .as_ref()
+        .map_or(String::new(), |t| format!(", live code drawn {t}"));
+    // Printed cards verified by the police (the case before views existed) need no such row.
+    if v.holder_bound || v.role != "police" {
+        row(
+            "出示",
+            "Shown",
+            Some(&format!("{shown}, role {}{live}", v.role)),
+        );
+    }
+}
+
 impl Report {
     /// Human-readable text: Chinese labels with English beside them, values aligned by display
     /// width; each reason's English message with the code's Chinese message below it.
@@ -45,56 +124,7 @@ impl Report {
         };
         s.push_str(&format!("{banner}    ({})\n", self.input));
         if let Some(p) = self.permit() {
-            let v = p.view(reveal_id);
-            let row = |s: &mut String, zh: &str, en: &str, val: &str| {
-                s.push_str(&format!(
-                    "  {}{val}\n",
-                    padded(&format!("{zh} {en}"), LABEL_COLUMNS)
-                ));
-            };
-            row(&mut s, "姓名", "Name", &v.name);
-            let id = v
-                .id_number
-                .clone()
-                .unwrap_or_else(|| v.id_number_masked.clone());
-            row(&mut s, "公民身份号码", "ID number", &id);
-            let sex = if v.sex == "male" {
-                "男 male"
-            } else {
-                "女 female"
-            };
-            row(&mut s, "性别", "Sex", sex);
-            row(&mut s, "出生", "Born", &v.birth_date);
-            if let Some(e) = &v.ethnicity {
-                row(&mut s, "民族", "Ethnicity", e);
-            }
-            row(
-                &mut s,
-                "居住地",
-                "City",
-                v.residence_city_name
-                    .as_deref()
-                    .unwrap_or(&v.residence_city),
-            );
-            row(&mut s, "居住地址", "Address", &v.residence_address);
-            if let Some(h) = &v.hukou_place {
-                row(&mut s, "户籍所在地", "Hukou", h);
-            }
-            row(&mut s, "有效期限", "Valid until", &v.valid_until);
-            row(&mut s, "签注至", "Endorsed until", &v.endorsed_until);
-            row(&mut s, "签发日期", "Issued on", &v.issued_on);
-            row(
-                &mut s,
-                "签发机关",
-                "Authority",
-                v.authority_name.as_deref().unwrap_or(&v.authority),
-            );
-            row(
-                &mut s,
-                "证件编号",
-                "Serial",
-                &format!("{} (version {})", v.serial, v.version),
-            );
+            permit_rows(&mut s, &p.view(reveal_id));
         }
         let (problems, warnings): (Vec<&Reason>, Vec<&Reason>) = self
             .reasons

@@ -20,11 +20,18 @@
 //!                  "message": string,      // what exactly was found, in English
 //!                  "message_zh": string } ], // the code's message in Chinese (简体中文)
 //!   "permit": null | {                     // only when the signature verified
-//!       "serial", "version", "name", "sex", "birth_date", "id_number_masked",
-//!       "id_number" (only with --reveal-id), "ethnicity", "hukou_division", "hukou_place",
-//!       "residence_city", "residence_city_name", "residence_district", "residence_address",
-//!       "authority", "authority_name", "issued_on", "valid_until", "endorsed_until",
-//!       "credential_issued_at", "status_index", "photo_ref" (optional), "test" },
+//!       "view": "full" | "basic", "role": string, "holder_bound": bool,
+//!       "presented_at" (a live presentation whose holder signature verified),
+//!       // each of the following only when the role may see it and the view carries it
+//!       // (police: all of a full credential; other roles: name_masked, id_last4,
+//!       // residence_city(_name), issued_on, valid_until, endorsed_until, serial, version):
+//!       "serial", "version", "name", "name_masked", "sex", "birth_date", "id_number_masked",
+//!       "id_number" (only with --reveal-id), "id_last4", "ethnicity", "hukou_division",
+//!       "hukou_place", "residence_city", "residence_city_name", "residence_district",
+//!       "residence_address", "authority", "authority_name", "issued_on", "valid_until",
+//!       "endorsed_until", "status_index", "photo_ref", "status_list",
+//!       // always:
+//!       "credential_issued_at", "test" },
 //!   "provenance": {
 //!       "key_id": string | null, "issuer": string | null,
 //!       "trust_list": { "sequence", "publisher", "root", "issued_at", "expires_at",

@@ -2,7 +2,7 @@
 //! credential names (`STATUS_LIST_MISMATCH`), then its entry (`REVOKED`, `SUSPENDED`,
 //! `SUPERSEDED`, `STATUS_STALE`, `STATUS_INDEX_OUT_OF_RANGE`).
 
-use permit_shared::credential::Claims;
+use permit_shared::credential::Core;
 use permit_shared::reason::Code;
 use permit_shared::status::Status;
 use permit_shared::text::display_safe;
@@ -18,10 +18,10 @@ use super::{Context, Reason, VerifiedStatusList, rfc3339};
 pub(super) fn status_list_mismatch(
     s: &VerifiedStatusList,
     key: &TrustedKey,
-    c: &Claims,
+    c: &Core,
 ) -> Option<Reason> {
     let t = &s.token;
-    let problem = match c.permit.status_list {
+    let problem = match c.status_list {
         Some(id) if id != t.list_id() => format!(
             "the credential names status list {}, the list given ({}) is {}",
             hex(&id),
@@ -56,7 +56,7 @@ pub(super) fn hex(b: &[u8]) -> String {
 
 pub(super) fn check_status(
     s: &VerifiedStatusList,
-    c: &Claims,
+    c: &Core,
     ctx: &Context<'_>,
     reasons: &mut Vec<Reason>,
 ) -> Option<Status> {
@@ -73,7 +73,7 @@ pub(super) fn check_status(
             ),
         ));
     }
-    let idx = c.permit.status_index;
+    let idx = c.status_index;
     let Some(st) = t.list.get(idx) else {
         reasons.push(Reason::new(
             Code::StatusIndexOutOfRange,
@@ -103,7 +103,8 @@ pub(super) fn check_status(
             Code::Superseded,
             format!(
                 "credential version {} was replaced by a newer one (status list {}); ask the holder to refresh the code",
-                c.permit.version, t.sequence
+                c.version.map_or_else(|| "of this view".to_owned(), |v| v.to_string()),
+                t.sequence
             ),
         )),
     }

@@ -72,9 +72,29 @@ pub struct SessionArgs {
     /// `$XDG_STATE_HOME/gdrp-verifier/state.json` or `~/.local/state/gdrp-verifier/state.json`.
     #[arg(long, value_name = "FILE", conflicts_with = "no_state")]
     pub state: Option<PathBuf>,
-    /// Keep no state (no clock floor, no rollback detection).
+    /// Keep no state (no clock floor, no rollback detection, no replay detection across runs).
     #[arg(long)]
     pub no_state: bool,
+    /// The verifier's role: which views it accepts and which fields it shows (police: every
+    /// field; hotel, hospital, employer, school: masked name, last 4 of the ID number, city,
+    /// dates, serial).
+    #[arg(long, value_name = "ROLE", default_value = "police", value_parser = parse_role)]
+    pub role: permit_shared::role::Role,
+    /// Seconds a live presentation is accepted after the holder's app drew it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub presentation_window: u32,
+    /// Seconds of clock difference allowed between the holder's phone and this device.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=3600))]
+    pub presentation_skew: u32,
+}
+
+fn parse_role(s: &str) -> Result<permit_shared::role::Role, String> {
+    permit_shared::role::Role::parse(s).ok_or_else(|| {
+        format!(
+            "unknown role `{s}`; roles: {}",
+            permit_shared::role::Role::names().join(", ")
+        )
+    })
 }
 
 /// `verifier serve`

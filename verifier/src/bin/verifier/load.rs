@@ -75,7 +75,12 @@ pub(crate) fn open(a: &SessionArgs) -> Result<Opened, Failure> {
         hint: Some(
             "pass the trust list signed by the root you pin (--trust FILE --root KEY)".into(),
         ),
-    })?;
+    })?
+    .with_role(a.role)
+    .with_presentation_window(
+        Duration::seconds(i64::from(a.presentation_window)),
+        Duration::seconds(i64::from(a.presentation_skew)),
+    );
     Ok(Opened {
         session,
         state_file,
