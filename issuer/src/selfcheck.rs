@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use permit_shared::reason::{Code, Severity};
 use permit_shared::trust::TrustList;
 use permit_verifier::scan::{self, ScanLimits};
 use permit_verifier::verify::{self, Context, Verdict};
@@ -23,10 +24,21 @@ pub enum SelfCheckError {
 }
 
 /// Verifies a credential text as a verifier would (warnings allowed, e.g. `TEST_CREDENTIAL`).
+/// A credential bound to a holder's device key is never valid bare (`PRESENTATION_REQUIRED`:
+/// only the holder's phone can present it); that is the one error allowed for it.
 pub fn verify_text(text: &str, trust: &TrustList, at: DateTime<Utc>) -> Result<(), SelfCheckError> {
     let ctx = Context::new(trust, at);
     let o = verify::verify_text(text, &ctx);
-    if o.verdict == Verdict::Valid && o.permit.is_some() {
+    let bound = o
+        .permit
+        .as_ref()
+        .is_some_and(|p| p.credential().holder().is_some());
+    let only_needs_presentation = bound
+        && o.reasons
+            .iter()
+            .filter(|r| r.code.severity() != Severity::Warning)
+            .all(|r| r.code == Code::PresentationRequired);
+    if (o.verdict == Verdict::Valid || only_needs_presentation) && o.permit.is_some() {
         Ok(())
     } else {
         Err(SelfCheckError::Verify(

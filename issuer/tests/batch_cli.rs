@@ -468,3 +468,69 @@ fn demo_data_is_generate_py() {
         );
     }
 }
+
+/// Rows with a `holder_key` (the device key's JWK `x`) are bound: each gets its wallet
+/// (`SERIAL.wallet.json`, mode 0600) beside its code, with a basic view bound to that key; rows
+/// without one get none; a weak key is refused as that row's `INVALID_HOLDER_KEY`.
+#[test]
+fn bound_rows_get_a_wallet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("ledger.db");
+    let rows = tmp.path().join("rows.jsonl");
+    let out = issuer(
+        &db,
+        &["demo-data", "--count", "3", "--out", rows.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&rows).unwrap();
+    let v: Vec<&str> = text.lines().collect();
+    let x = "p-j03Dhq7jcULeh5C7YqjxZVLR0Q17OflOcN3OTq5IU";
+    // The all-zero point (small order): refused.
+    let weak = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let bind =
+        |row: &str, key: &str| row.replacen('{', &format!("{{\"holder_key\": \"{key}\", "), 1);
+    let input = format!("{}\n{}\n{}\n", bind(v[0], x), v[1], bind(v[2], weak));
+    let path = tmp.path().join("bound.jsonl");
+    std::fs::write(&path, input).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = issuer(
+        &db,
+        &[
+            "--json",
+            "batch",
+            "--input",
+            path.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "one row refused");
+    let errors = lines(&out_dir.join("errors.jsonl"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["line"], 3);
+    assert!(
+        errors[0].to_string().contains("INVALID_HOLDER_KEY"),
+        "{errors:?}"
+    );
+    let manifest = lines(&out_dir.join("manifest.jsonl"));
+    assert_eq!(manifest.len(), 2);
+    let serial = |line: u64| {
+        manifest.iter().find(|m| m["line"] == line).unwrap()["serial"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let wallet = out_dir.join(format!("{}.wallet.json", serial(1)));
+    let w: serde_json::Value = serde_json::from_slice(&std::fs::read(&wallet).unwrap()).unwrap();
+    assert_eq!(w["format"], "gdrp-wallet/1");
+    assert_eq!(w["holder_key"], x);
+    assert!(w["basic"].as_str().unwrap().starts_with("GDRP1:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&wallet).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(!out_dir.join(format!("{}.wallet.json", serial(2))).exists());
+}

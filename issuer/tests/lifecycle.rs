@@ -485,7 +485,7 @@ fn address_change_supersedes_the_old_credential() {
             .unwrap()
             .view(false)
             .residence_address
-            .contains("云山西路8号")
+            .is_some_and(|a| a.contains("云山西路8号"))
     );
     let o = check(
         &old.text,

@@ -409,7 +409,10 @@ impl JobDir {
         outputs: Outputs,
     ) -> Result<(), BatchError> {
         for serial in serials {
-            for name in file_names(serial, outputs) {
+            for name in file_names(serial, outputs)
+                .into_iter()
+                .chain([wallet_name(serial)])
+            {
                 let p = self.dir.join(name);
                 match fs::remove_file(&p) {
                     Ok(()) => {}
@@ -455,6 +458,12 @@ fn append_lines<T: Serialize>(f: &mut File, path: &Path, lines: &[T]) -> Result<
 }
 
 /// File names of a permit's renderings: the PNG first.
+/// The holder's wallet of a permit bound to a device key (full credential and basic view, mode
+/// 0600), written beside its code; not in [`file_names`], which every permit has.
+pub(super) fn wallet_name(serial: u64) -> String {
+    format!("{serial:012}.wallet.json")
+}
+
 pub(super) fn file_names(serial: u64, outputs: Outputs) -> Vec<String> {
     let mut v = vec![format!("{serial:012}.png")];
     if outputs.svg {

@@ -13,7 +13,7 @@ use crate::issue::output::{Code, OutputError};
 use crate::lifecycle::{self, SignedIssue};
 use crate::selfcheck;
 
-use super::job_dir::file_names;
+use super::job_dir::{file_names, wallet_name};
 use super::plan::{Chunk, Item, Plan};
 use super::{BatchError, BatchOptions, TMP_SUFFIX, check_abort, io_err, with_line};
 
@@ -139,6 +139,30 @@ fn write_files(
             fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
         } else {
             fs::write(&fin, &bytes).map_err(io_err(&fin))?;
+        }
+        files.push(fin);
+    }
+    // A permit bound to the holder's device key: its wallet (full credential and basic view, the
+    // view signed here, deterministically, with the same key), private to the holder.
+    if let Some(w) =
+        crate::issue::wallet(code.text(), opts.signer).map_err(|e| with_line(e, line))?
+    {
+        let json = serde_json::to_vec_pretty(&w).unwrap_or_default();
+        let fin = dir.join(wallet_name(serial));
+        let target = if committed {
+            dir.join(format!("{}{TMP_SUFFIX}", wallet_name(serial)))
+        } else {
+            fin.clone()
+        };
+        let mut o = fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(&target)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &json))
+            .map_err(io_err(&target))?;
+        if committed {
+            fs::rename(&target, &fin).map_err(io_err(&fin))?;
         }
         files.push(fin);
     }

@@ -16,6 +16,8 @@
 mod office;
 pub mod output;
 mod signer;
+mod wallet;
 
 pub use office::Office;
 pub use signer::{Backend, SignError, Signer, SignerError};
+pub use wallet::wallet;

@@ -87,6 +87,11 @@ impl<'a> Code<'a> {
         Code { text, matrix, opts }
     }
 
+    /// The credential text the code holds.
+    pub fn text(&self) -> &str {
+        self.text
+    }
+
     /// The QR matrix.
     pub fn matrix(&self) -> &QrMatrix {
         &self.matrix

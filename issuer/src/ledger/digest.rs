@@ -212,6 +212,7 @@ mod tests {
                 residence_address: "广东省广州市天河区x".into(),
                 photo: None,
                 test: true,
+                holder_key: None,
             },
             issued_on: d,
             valid_until: d,

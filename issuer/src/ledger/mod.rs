@@ -140,6 +140,10 @@ pub struct PermitDetails {
     pub photo: Option<String>,
     /// Test data.
     pub test: bool,
+    /// The holder's device key (JWK `x`) the credentials are bound to, if any; written only
+    /// when present, so the rows and digests of unbound permits are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_key: Option<String>,
 }
 
 /// A permit row.

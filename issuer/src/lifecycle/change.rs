@@ -123,6 +123,8 @@ pub struct Change {
     pub residence_district: Option<String>,
     /// New full residence address (same city).
     pub residence_address: Option<String>,
+    /// New device key (JWK `x`) the credentials bind: a lost or replaced phone.
+    pub holder_key: Option<String>,
 }
 
 /// Applies a registration change: a new credential version; the old one becomes superseded.
@@ -186,6 +188,12 @@ pub fn change(
         parse_photo_ref(ph).ok_or_else(|| bad("photo", "must be 32 hex digits".into()))?;
         d.photo = Some(ph.to_ascii_lowercase());
         changed.push("photo");
+    }
+    if let Some(x) = &ch.holder_key {
+        let key = permit_shared::credential::holder::holder_key_from_x(x)
+            .map_err(|e| bad("holder_key", e.to_string()))?;
+        d.holder_key = Some(permit_shared::credential::holder::holder_key_to_x(&key));
+        changed.push("holder_key");
     }
     if ch.residence_district.is_some() || ch.residence_address.is_some() {
         let district = match &ch.residence_district {

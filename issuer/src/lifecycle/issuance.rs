@@ -157,6 +157,10 @@ pub fn plan_issue(
             residence_address: a.residence_address.clone(),
             photo: None,
             test: a.test,
+            holder_key: a
+                .holder_key
+                .as_ref()
+                .map(permit_shared::credential::holder::holder_key_to_x),
         },
         issued_on: today,
         valid_until,
@@ -267,7 +271,15 @@ pub fn credential_claims(
             Some(parse_photo_ref(h).ok_or_else(|| LedgerError::Damaged("photo reference".into()))?)
         }
     };
+    let holder = match &d.holder_key {
+        None => None,
+        Some(x) => Some(
+            permit_shared::credential::holder::holder_key_from_x(x)
+                .map_err(|e| LedgerError::Damaged(format!("holder_key: {e}")))?,
+        ),
+    };
     let claims = Claims {
+        holder,
         issued_at,
         expires_at: civil::start_of_day(p.valid_until + Days::new(1)),
         permit: PermitClaim {

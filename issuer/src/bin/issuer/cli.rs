@@ -137,6 +137,11 @@ pub struct ApplyArgs {
     /// Applicant record (JSON).
     #[arg(long, value_name = "FILE")]
     pub applicant: PathBuf,
+    /// The holder's device public key (Ed25519 JWK, e.g. `H.pub.jwk.json` from `holder keys
+    /// generate`, or PEM): the credentials bind it and are shown only as live presentations
+    /// signed by that device; overrides the applicant record's `holder_key`.
+    #[arg(long, value_name = "FILE")]
+    pub holder_key: Option<PathBuf>,
     /// Channel.
     #[arg(long, value_enum, default_value = "online")]
     pub channel: ChannelArg,
@@ -216,6 +221,10 @@ pub struct ChangeArgs {
     /// New full residence address (same city, starting with 广东省, the city and district).
     #[arg(long)]
     pub residence_address: Option<String>,
+    /// Bind the permit to a new device key (a lost or replaced phone; JWK or PEM file): the new
+    /// credential and its views bind it, the old ones are superseded.
+    #[arg(long, value_name = "FILE")]
+    pub holder_key: Option<PathBuf>,
     /// Channel.
     #[arg(long, value_enum, default_value = "online")]
     pub channel: ChannelArg,
@@ -552,6 +561,11 @@ pub struct IssueArgs {
     /// Applicant record (JSON).
     #[arg(long, value_name = "FILE")]
     pub applicant: PathBuf,
+    /// The holder's device public key (Ed25519 JWK, e.g. `H.pub.jwk.json` from `holder keys
+    /// generate`, or PEM): the credentials bind it and are shown only as live presentations
+    /// signed by that device; overrides the applicant record's `holder_key`.
+    #[arg(long, value_name = "FILE")]
+    pub holder_key: Option<PathBuf>,
     /// Output: `.png`, `.svg`, `.txt`, or `-` for the text on stdout.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,

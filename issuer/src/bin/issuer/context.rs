@@ -223,3 +223,25 @@ pub fn ledger(cli: &Cli) -> Result<AnyLedger> {
 pub fn durable_ledger(cli: &Cli) -> Result<AnyLedger> {
     Ok(AnyLedger::open(&cli.ledger, Mode::Durable)?)
 }
+
+/// Reads a holder's device public key (Ed25519 JWK or PEM) and returns its JWK `x`, the form
+/// the applicant record and the ledger keep. Weak (small-order) and non-canonical keys are
+/// refused.
+pub fn holder_key(path: &std::path::Path) -> Result<String> {
+    let bytes = crate::output::read_small(path, 64 * 1024)?;
+    let key = permit_shared::keys::PublicKey::from_pem_or_jwk(&bytes).map_err(|e| {
+        Failure::new(
+            permit_issuer::error_code::ErrorCode::KeyInvalid,
+            format!("--holder-key {}: {e}", path.display()),
+        )
+    })?;
+    let x = permit_shared::credential::holder::holder_key_to_x(&key);
+    // The same check as the applicant record's field (small order, canonical encoding).
+    permit_shared::credential::holder::holder_key_from_x(&x).map_err(|e| {
+        Failure::new(
+            permit_issuer::error_code::ErrorCode::KeyInvalid,
+            format!("--holder-key {}: {e}", path.display()),
+        )
+    })?;
+    Ok(x)
+}

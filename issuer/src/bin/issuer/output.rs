@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use permit_issuer::error_code::ErrorCode;
+use permit_issuer::issue::Signer;
 use permit_issuer::issue::output::{self, Format, Rendered};
 use permit_issuer::lifecycle::{Applied, Issued};
 use permit_issuer::render::{Ecc, RenderOptions};
@@ -117,6 +118,51 @@ pub fn write_output(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })
+}
+
+/// Writes the holder's wallet of a bound permit beside its code (`p.png` → `p.wallet.json`,
+/// mode 0600: it holds the full credential): the full credential and its basic view, for
+/// `holder present`. Nothing for a permit not bound to a device key. Returns the path written.
+pub fn write_wallet(
+    issued: &Issued,
+    signer: &Signer,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<Option<PathBuf>> {
+    let Some(w) = permit_issuer::issue::wallet(&issued.text, signer)? else {
+        return Ok(None);
+    };
+    let Some(out) = out.filter(|o| o.as_os_str() != "-") else {
+        eprintln!(
+            "note: permit {} is bound to a device key; its wallet (full credential and basic view) is written only beside an --out FILE",
+            issued.serial
+        );
+        return Ok(None);
+    };
+    let path = out.with_extension("wallet.json");
+    check_output(&path, force || issued.already_issued)?;
+    let json = serde_json::to_vec_pretty(&w).map_err(|e| Failure::usage(e.to_string()))?;
+    let tmp = temp_path(&path);
+    let io = |e: std::io::Error| Failure::io(path.display(), &e);
+    {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&tmp).map_err(io)?;
+        f.write_all(&json).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })?;
+    eprintln!(
+        "wallet: {} (full credential and basic view for the holder's app: `holder present --credential {}`)",
+        path.display(),
+        path.display()
+    );
+    Ok(Some(path))
 }
 
 /// Renders a credential for `out` (by its extension; `-` is text on stdout) through the

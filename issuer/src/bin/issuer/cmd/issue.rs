@@ -15,6 +15,7 @@ use crate::context::{self, Acting};
 use crate::error::{Failure, Problem, Result};
 use crate::output::{
     CodeOut, check_output, finish_issued, print_applied, print_json, read_small, render_checked,
+    write_wallet,
 };
 
 /// Reads an applicant record (JSON).
@@ -33,7 +34,10 @@ fn read_applicant(p: &Path) -> Result<RawApplicant> {
 pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
     let acting = Acting::from_cli(cli)?;
     let s = context::signer(&a.keys, Usage::Permit, acting.now)?;
-    let raw = read_applicant(&a.applicant)?;
+    let mut raw = read_applicant(&a.applicant)?;
+    if let Some(h) = &a.holder_key {
+        raw.holder_key = Some(context::holder_key(h)?);
+    }
     check_output(&a.out, a.force)?;
     let mut ledger = context::ledger(cli)?;
     let office = acting.office();
@@ -68,6 +72,7 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
                 Some((&to, &r)),
                 s.is_test(),
             )?;
+            write_wallet(&issued, &s, Some(&a.out), a.force)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -76,7 +81,10 @@ pub fn issue(cli: &Cli, a: &IssueArgs) -> Result<ExitCode> {
 /// `issuer apply`
 pub fn apply(cli: &Cli, a: &ApplyArgs) -> Result<ExitCode> {
     let acting = Acting::from_cli(cli)?;
-    let raw = read_applicant(&a.applicant)?;
+    let mut raw = read_applicant(&a.applicant)?;
+    if let Some(h) = &a.holder_key {
+        raw.holder_key = Some(context::holder_key(h)?);
+    }
     let mut ledger = context::ledger(cli)?;
     let office = acting.office();
     let applied = ledger.transaction(|tx| lifecycle::apply(tx, &office, &raw, a.channel.into()))?;
@@ -139,6 +147,7 @@ pub fn review(cli: &Cli, a: &ReviewArgs) -> Result<ExitCode> {
                 written,
                 s.is_test(),
             )?;
+            write_wallet(&issued, &s, a.output.out.as_deref(), a.output.force)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ use crate::context::{self, Acting};
 use crate::error::{Failure, Result};
 use crate::output::{
     CodeOut, check_output, finish_issued, print_issued, print_json, render_checked, rfc3339,
-    write_code,
+    write_code, write_wallet,
 };
 
 /// `issuer endorse`
@@ -36,6 +36,11 @@ pub fn change(cli: &Cli, a: &ChangeArgs) -> Result<ExitCode> {
         photo: a.photo.clone(),
         residence_district: a.residence_district.clone(),
         residence_address: a.residence_address.clone(),
+        holder_key: a
+            .holder_key
+            .as_deref()
+            .map(context::holder_key)
+            .transpose()?,
     };
     reissue(&a.output, cli, "changed", |tx, office, signer| {
         lifecycle::change(tx, office, signer, serial, &ch, a.channel.into())
@@ -84,6 +89,7 @@ fn reissue(
         to.as_ref().zip(r.as_ref()),
         s.is_test(),
     )?;
+    write_wallet(&issued, &s, a.out.as_deref(), a.force)?;
     Ok(ExitCode::SUCCESS)
 }
 
