@@ -51,3 +51,22 @@ pub fn issue_at(applicant_json: &str, now: DateTime<Utc>) -> String {
 pub fn ctx(trust: &TrustList, at: DateTime<Utc>) -> Context<'_> {
     Context::new(trust, at)
 }
+
+/// The files of a directory, sorted by path.
+pub fn sorted_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes a test vector `dir/name.json` (pretty JSON and a newline).
+pub fn write_vector(dir: &std::path::Path, name: &str, j: &serde_json::Value) {
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_string_pretty(j).unwrap() + "\n",
+    )
+    .unwrap();
+}

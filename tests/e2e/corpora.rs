@@ -97,13 +97,8 @@ fn eu_dcc_qr_corpus_is_unsupported_format() {
 fn eu_dcc_common_test_files() {
     let d = permit_e2e::require_shared!().join("corpora/qr-credentials/dcc");
     let trust = demo_trust();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(d.join("common"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
     let mut n = 0;
-    for f in files {
+    for f in crate::common::sorted_files(&d.join("common")) {
         let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let Some(b64) = j["2DCODE"].as_str() else {
             continue;

@@ -134,6 +134,41 @@ fn pycose_verifies_from_the_format_document() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // A live presentation (FORMAT.md §10): the credential inside under the issuer key, then the
+    // holder signature under its cnf key; a presentation by another device is refused.
+    let issuer = permit_issuer::demo::issuer_key().unwrap();
+    let device = permit_shared::keys::SecretKey::from_seed(&[0xa1; 32]).unwrap();
+    let other = permit_shared::keys::SecretKey::from_seed(&[0xb2; 32]).unwrap();
+    let mut claims = permit_shared::fixtures::example_claims();
+    claims.holder = Some(*device.public());
+    let view = permit_shared::credential::sign_view(&claims.basic_view().unwrap(), &issuer);
+    let pycose = |cose: &[u8]| {
+        Command::new("python3")
+            .arg(&script)
+            .arg("--jwk")
+            .arg(&jwk)
+            .arg(permit_shared::credential::to_text(cose))
+            .output()
+            .unwrap()
+    };
+    let good = pycose(&permit_shared::credential::present(
+        &view,
+        &device,
+        1_795_654_800,
+    ));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("HOLDER SIGNATURE VALID") && stdout.contains("欧**燕"),
+        "{stdout}"
+    );
+    let bad = pycose(&permit_shared::credential::present(
+        &view,
+        &other,
+        1_795_654_800,
+    ));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("HOLDER SIGNATURE INVALID"));
 }
 
 /// Our mask selection (issuer/src/render.rs) is our own code: every one of the eight masks, at

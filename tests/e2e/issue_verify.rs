@@ -34,10 +34,10 @@ fn example_applicant_round_trip_through_png() {
     let o = verify::verify_text(&codes_found[0].text, &ctx(&trust, fixed_now()));
     assert_eq!(o.verdict, Verdict::Valid, "{:?}", o.reasons);
     assert_eq!(codes(&o), ["STATUS_UNKNOWN", "TEST_CREDENTIAL"]);
-    let p = o.permit.unwrap();
-    assert_eq!(p.name(), "陈思琪");
-    assert_eq!(p.id_masked(), "360***********9625");
-    assert_eq!(p.city(), "惠州市");
+    let v = o.permit.unwrap().view(false);
+    assert_eq!(v.name.as_deref(), Some("陈思琪"));
+    assert_eq!(v.id_number_masked.as_deref(), Some("360***********9625"));
+    assert_eq!(v.residence_city_name.as_deref(), Some("惠州市 Huizhou"));
 }
 
 #[test]

@@ -23,7 +23,10 @@ fn bin(name: &str) -> PathBuf {
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     BUILT.get_or_init(|| {
-        if profile_dir.join("issuer").exists() && profile_dir.join("verifier").exists() {
+        if ["issuer", "verifier", "holder"]
+            .iter()
+            .all(|b| profile_dir.join(b).exists())
+        {
             return;
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -35,12 +38,17 @@ fn bin(name: &str) -> PathBuf {
             "permit-issuer",
             "-p",
             "permit-verifier",
+            "-p",
+            "permit-holder",
         ]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             c.arg("--release");
         }
         let status = c.status().unwrap();
-        assert!(status.success(), "building the issuer and verifier failed");
+        assert!(
+            status.success(),
+            "building the issuer, verifier and holder failed"
+        );
     });
     path
 }
@@ -343,4 +351,201 @@ fn eligibility_refusals_name_their_reason() {
             .collect();
         assert_eq!(codes, [expected], "{tag}");
     }
+}
+
+/// The done-when of the live-presentation issue, through the three tools: a device key, a
+/// bound permit and its wallet, a hotel presentation verified as a hotel (no address, no full
+/// ID number, even with `--reveal-id`), the same code 120 s later (`PRESENTATION_EXPIRED`) and
+/// scanned again (`PRESENTATION_REPLAYED`), the bare code (`PRESENTATION_REQUIRED`), the police
+/// presentation verified as police (every field), and a lost phone rebound with `change`.
+#[test]
+fn live_presentations_bound_to_the_holder_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let g = run("holder", d, &["--json", "keys", "generate", "--name", "H"]);
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(d.join("H.key.pem").is_file() && d.join("H.pub.jwk.json").is_file());
+    std::fs::write(d.join("applicant.json"), example_applicant()).unwrap();
+    let i = issuer(
+        d,
+        ISSUED,
+        &[
+            "issue",
+            "--applicant",
+            "applicant.json",
+            "--holder-key",
+            "H.pub.jwk.json",
+            "--out",
+            "c.png",
+        ],
+    );
+    assert_eq!(i.code, 0, "{}", i.stderr);
+    assert!(d.join("c.wallet.json").is_file(), "{}", i.stderr);
+    let t = "2026-11-26T09:00:00+08:00";
+    let present = |view: &str, key: &str, wallet: &str, out: &str| {
+        run(
+            "holder",
+            d,
+            &[
+                "--json",
+                "present",
+                "--credential",
+                wallet,
+                "--key",
+                key,
+                "--view",
+                view,
+                "--out",
+                out,
+                "--at",
+                t,
+                "--force",
+            ],
+        )
+    };
+    let p = present("hotel", "H.key.pem", "c.wallet.json", "p.png");
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert!(p.json["qr_version"].as_u64().unwrap() <= 12, "{}", p.json);
+    let state = ["--state", "state.json"];
+    let hotel = |at: &str, extra: &[&str]| {
+        let mut args = vec!["verify", "p.png", "--json", "--at", at, "--role", "hotel"];
+        args.extend_from_slice(&state);
+        args.extend_from_slice(extra);
+        run("verifier", d, &args)
+    };
+    let codes = |r: &Run| -> Vec<String> {
+        r.json["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let v = hotel("2026-11-26T09:00:05+08:00", &["--reveal-id"]);
+    assert_eq!(v.json["verdict"], "VALID", "{}", v.json);
+    let permit = &v.json["permit"];
+    for absent in [
+        "residence_address",
+        "residence_district",
+        "id_number",
+        "id_number_masked",
+        "name",
+        "hukou_place",
+    ] {
+        assert!(
+            permit.get(absent).is_none(),
+            "hotel sees {absent}: {permit}"
+        );
+    }
+    assert_eq!(permit["view"], "basic");
+    assert_eq!(permit["id_last4"], "9625");
+    assert_eq!(permit["name_masked"], "陈*琪");
+    // The scanned text never holds the address or the full ID; the human report shows neither.
+    let text = String::from_utf8_lossy(
+        &Command::new(bin("verifier"))
+            .current_dir(d)
+            .args([
+                "verify",
+                "p.png",
+                "--no-state",
+                "--at",
+                "2026-11-26T09:00:05+08:00",
+                "--role",
+                "hotel",
+                "--reveal-id",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.starts_with("VALID"), "{text}");
+    assert!(
+        !text.contains("文昌一路") && !text.contains("360730199503089625"),
+        "{text}"
+    );
+    let again = hotel("2026-11-26T09:00:20+08:00", &[]);
+    assert_eq!(again.json["verdict"], "VALID");
+    assert!(
+        codes(&again).contains(&"PRESENTATION_REPLAYED".to_owned()),
+        "{}",
+        again.json
+    );
+    let late = hotel("2026-11-26T09:02:00+08:00", &[]);
+    assert_eq!(late.code, 1);
+    assert_eq!(late.json["verdict"], "INVALID");
+    assert!(
+        codes(&late).contains(&"PRESENTATION_EXPIRED".to_owned()),
+        "{}",
+        late.json
+    );
+    // The bare code of a bound permit is a screenshot, whoever scans it.
+    let (code, verdict, c) = verify(d, "c.png", "2026-11-26T09:00:05+08:00", &["--no-state"]);
+    assert_eq!((code, verdict.as_str()), (1, "INVALID"));
+    assert!(has(&c, "PRESENTATION_REQUIRED"), "{c:?}");
+    // Police: the full view, every field.
+    let pp = present("police", "H.key.pem", "c.wallet.json", "pp.png");
+    assert_eq!(pp.code, 0, "{}", pp.stderr);
+    assert!(pp.json["qr_version"].as_u64().unwrap() <= 15, "{}", pp.json);
+    let police = run(
+        "verifier",
+        d,
+        &[
+            "verify",
+            "pp.png",
+            "--json",
+            "--no-state",
+            "--at",
+            "2026-11-26T09:00:05+08:00",
+            "--role",
+            "police",
+            "--reveal-id",
+        ],
+    );
+    assert_eq!(police.json["verdict"], "VALID", "{}", police.json);
+    let permit = &police.json["permit"];
+    assert_eq!(permit["view"], "full");
+    assert_eq!(permit["id_number"], "360730199503089625");
+    assert!(
+        permit["residence_address"]
+            .as_str()
+            .unwrap()
+            .contains("文昌一路"),
+        "{permit}"
+    );
+    // A lost phone: a new device key rebinds the permit; the old wallet does not fit it.
+    let g2 = run("holder", d, &["keys", "generate", "--name", "H2"]);
+    assert_eq!(g2.code, 0, "{}", g2.stderr);
+    let serial = i.json["serial"].as_str().unwrap();
+    let ch = issuer(
+        d,
+        "2026-11-26T10:00:00+08:00",
+        &[
+            "change",
+            serial,
+            "--holder-key",
+            "H2.pub.jwk.json",
+            "--channel",
+            "counter",
+            "--out",
+            "c2.png",
+        ],
+    );
+    assert_eq!(ch.code, 0, "{}", ch.stderr);
+    let wrong = present("hotel", "H2.key.pem", "c.wallet.json", "x.png");
+    assert_eq!(wrong.code, 1);
+    assert_eq!(
+        wrong.json["error"]["code"], "KEY_MISMATCH",
+        "{}",
+        wrong.json
+    );
+    let p2 = present("hotel", "H2.key.pem", "c2.wallet.json", "p2.png");
+    assert_eq!(p2.code, 0, "{}", p2.stderr);
+    let (_, verdict, c) = verify(
+        d,
+        "p2.png",
+        "2026-11-26T09:00:05+08:00",
+        &["--no-state", "--role", "hotel"],
+    );
+    assert_eq!(verdict, "VALID", "{c:?}");
 }

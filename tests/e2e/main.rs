@@ -15,4 +15,5 @@ mod json_suite;
 mod lifecycle_cli;
 mod negative;
 mod negative_session;
+mod presentation;
 mod skips;

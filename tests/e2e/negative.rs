@@ -701,11 +701,7 @@ fn regenerate_negative_vectors() {
         write(name, stage, &t, verdict, &codes, desc, &at);
     }
     for (name, j) in crate::negative_session::vectors() {
-        std::fs::write(
-            dir().join(format!("{name}.json")),
-            serde_json::to_string_pretty(&j).unwrap() + "\n",
-        )
-        .unwrap();
+        common::write_vector(&dir(), &name, &j);
     }
 }
 
@@ -713,12 +709,7 @@ fn regenerate_negative_vectors() {
 fn negative_vectors() {
     let trust = common::demo_trust();
     let mut n = 0;
-    let mut files: Vec<_> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for f in files {
+    for f in common::sorted_files(&dir()) {
         let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let at = chrono::DateTime::parse_from_rfc3339(j["at"].as_str().unwrap())
             .unwrap()
