@@ -519,7 +519,7 @@ fn live_presentations_bound_to_the_holder_device() {
     let serial = i.json["serial"].as_str().unwrap();
     let ch = issuer(
         d,
-        "2026-11-26T10:00:00+08:00",
+        "2026-11-26T08:30:00+08:00",
         &[
             "change",
             serial,
