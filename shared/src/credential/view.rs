@@ -227,7 +227,7 @@ impl BasicView {
             ));
         }
         let residence_city = uint(take(7), "residence_city", 999_999)? as u32;
-        if residence_city % 100 != 0 || division::city(residence_city).is_none() {
+        if !residence_city.is_multiple_of(100) || division::city(residence_city).is_none() {
             return Err(claim_err(
                 "residence_city",
                 format!("{residence_city} is not a Guangdong city"),
