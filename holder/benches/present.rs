@@ -80,6 +80,17 @@ fn benches(c: &mut Criterion) {
     g.bench_function("ed25519_verify_strict_x2", |b| {
         b.iter(|| k1.verify_strict(black_box(&m1), &s1) && k2.verify_strict(black_box(&m2), &s2))
     });
+    // The same with the device key read from its 32 bytes, as a verifier must (it comes from
+    // the credential): point decompression and the small-order check included.
+    let k1_bytes = k1.to_bytes();
+    g.bench_function("ed25519_verify_strict_x2_one_key_from_bytes", |b| {
+        b.iter(|| {
+            permit_shared::keys::PublicKey::from_bytes(black_box(&k1_bytes))
+                .unwrap()
+                .verify_strict(black_box(&m1), &s1)
+                && k2.verify_strict(black_box(&m2), &s2)
+        })
+    });
     g.finish();
 }
 

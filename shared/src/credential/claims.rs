@@ -329,7 +329,11 @@ impl Claims {
 
     /// Decodes and checks a claims set; the bytes must be its canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<Claims, DecodeError> {
-        let cwt = Cwt::decode(bytes)?;
+        Claims::from_cwt(Cwt::decode(bytes)?, bytes)
+    }
+
+    /// The claims of a decoded CWT whose encoding is `bytes`.
+    pub(super) fn from_cwt(cwt: Cwt, bytes: &[u8]) -> Result<Claims, DecodeError> {
         if cwt.body_key != CLAIM_PERMIT {
             return Err(claim_err(
                 "claims",

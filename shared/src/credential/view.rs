@@ -157,7 +157,11 @@ impl ViewClaims {
 
     /// Decodes and checks a basic view's claims; the bytes must be their canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<ViewClaims, DecodeError> {
-        let cwt = Cwt::decode(bytes)?;
+        ViewClaims::from_cwt(Cwt::decode(bytes)?, bytes)
+    }
+
+    /// The claims of a decoded CWT whose encoding is `bytes`.
+    fn from_cwt(cwt: Cwt, bytes: &[u8]) -> Result<ViewClaims, DecodeError> {
         if cwt.body_key != CLAIM_BASIC_VIEW {
             return Err(claim_err("claims", "not a view credential"));
         }
@@ -274,9 +278,12 @@ pub enum CredentialClaims {
 impl CredentialClaims {
     /// Decodes either kind by its body claim.
     pub fn decode(bytes: &[u8]) -> Result<CredentialClaims, DecodeError> {
-        match Cwt::decode(bytes)?.body_key {
-            CLAIM_PERMIT => Claims::decode(bytes).map(CredentialClaims::Full),
-            _ => ViewClaims::decode(bytes).map(CredentialClaims::Basic),
+        // Decoded once: the holder key's checks (point decompression) cost as much as a
+        // quarter of a signature check.
+        let cwt = Cwt::decode(bytes)?;
+        match cwt.body_key {
+            CLAIM_PERMIT => Claims::from_cwt(cwt, bytes).map(CredentialClaims::Full),
+            _ => ViewClaims::from_cwt(cwt, bytes).map(CredentialClaims::Basic),
         }
     }
 
