@@ -264,7 +264,9 @@ function showVerdict(report) {
   el.dataset.codes = (report.reasons || []).map((r) => r.code).join(" ");
   el.dataset.verdict = report.verdict;
   el.hidden = false;
-  $("dismiss").focus();
+  // The verdict word first: focusing the button must not scroll it out of sight.
+  el.scrollTop = 0;
+  $("dismiss").focus({ preventScroll: true });
 }
 
 // Clears everything about the person: the DOM of the verdict, the text box, the chosen file.
@@ -276,6 +278,7 @@ function dismiss() {
   $("verdict-title").textContent = "";
   $("verdict-fields").replaceChildren();
   $("verdict-reasons").replaceChildren();
+  $("verdict-test").hidden = true;
   $("text").value = "";
   $("photo").value = "";
   // The code may still be in front of the camera: a short pause before scanning again.
