@@ -119,23 +119,26 @@ fn issuer(dir: &Path, now: Option<&str>, args: &[&str]) -> Value {
 /// Issues the example applicant in a fresh ledger in `dir` (its own ledger, so that each case
 /// has its own permit): the PNG the issuer wrote, the text, the serial.
 fn issue(dir: &Path, now: Option<&str>) -> (PathBuf, String, String) {
+    issue_with(dir, now, &[])
+}
+
+/// [`issue`] with more arguments for `issuer issue` (e.g. `--holder-key`).
+fn issue_with(dir: &Path, now: Option<&str>, extra: &[&str]) -> (PathBuf, String, String) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("applicant.json"),
         crate::common::example_applicant(),
     )
     .unwrap();
-    let j = issuer(
-        dir,
-        now,
-        &[
-            "issue",
-            "--applicant",
-            "applicant.json",
-            "--out",
-            "permit.png",
-        ],
-    );
+    let mut args = vec![
+        "issue",
+        "--applicant",
+        "applicant.json",
+        "--out",
+        "permit.png",
+    ];
+    args.extend_from_slice(extra);
+    let j = issuer(dir, now, &args);
     let serial = j["serial"].as_str().unwrap_or_default().to_owned();
     assert_eq!(serial.len(), 12, "issue: {j}");
     let text = j["text"].as_str().unwrap_or_default().to_owned();
@@ -803,3 +806,99 @@ fn the_web_page_verifies_from_the_camera_a_photo_and_offline() {
 const EXPIRED_ISSUED: &str = "2026-01-02T10:00:00+08:00";
 /// The time the expired permit is checked at (its validity ended on 2029-01-01).
 const EXPIRED_SEEN: &str = "2029-06-01T10:00:00+08:00";
+
+/// The holder page: a WebCrypto device key, the wallet the issuer wrote for it, and the live
+/// code it draws, read back from the canvas and verified by the `verifier` CLI as a hotel: VALID
+/// 5 s after it was drawn, PRESENTATION_EXPIRED 120 s after.
+#[test]
+#[cfg_attr(
+    any(missing_chromium, missing_chromedriver),
+    ignore = "needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)"
+)]
+fn the_holder_page_draws_a_live_code_the_verifier_accepts_for_a_minute() {
+    if !tools_present() {
+        skip(TOOLS);
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let site = t.join("site");
+    build_site(&site);
+    let server = Server::start(&site);
+    let driver = Driver::start();
+    // No camera is used; the fake one plays a grey frame.
+    let video = t.join("grey.y4m");
+    y4m(
+        &GrayImage::from_pixel(64, 64, Luma([128])),
+        640,
+        480,
+        &video,
+    );
+    let s = driver.session(&video);
+    s.open(&format!("{}holder.html", server.url()));
+    s.wait_ready();
+    s.click("#key-generate");
+    let x = s.wait_for(
+        "the device key",
+        "return document.getElementById('public-jwk').dataset.x || null",
+        Duration::from_secs(30),
+    );
+    let jwk = s.js("return document.getElementById('public-jwk').textContent");
+    let dir = t.join("holder");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("H.pub.jwk.json"), jwk.as_str().unwrap()).unwrap();
+    // The private key cannot be read out of the browser.
+    let extractable = s.js(
+        "return new Promise((ok) => { const r = indexedDB.open('gdrp-holder'); \
+         r.onsuccess = () => { const g = r.result.transaction('items').objectStore('items').get('device'); \
+         g.onsuccess = () => ok(g.result.privateKey.extractable); }; })",
+    );
+    assert_eq!(extractable, false);
+
+    issue_with(&dir, None, &["--holder-key", "H.pub.jwk.json"]);
+    let wallet = dir.join("permit.wallet.json");
+    let w: Value = serde_json::from_slice(&std::fs::read(&wallet).unwrap()).unwrap();
+    assert_eq!(w["holder_key"], x);
+    s.upload("#wallet-file", &wallet);
+    let at = s.wait_for(
+        "the live code",
+        "return document.getElementById('live-code').dataset.presentedAt || null",
+        Duration::from_secs(30),
+    );
+    let at: i64 = at.as_str().unwrap().parse().unwrap();
+    s.js("window.scrollTo(0, 0)");
+    s.screenshot("holder-live.png");
+    let data_url = s.js("return document.getElementById('live-code').toDataURL('image/png')");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(
+            data_url
+                .as_str()
+                .unwrap()
+                .trim_start_matches("data:image/png;base64,"),
+        )
+        .unwrap();
+    let code = dir.join("live.png");
+    std::fs::write(&code, png).unwrap();
+    s.close();
+
+    let when = |secs: i64| {
+        chrono::DateTime::from_timestamp(at + secs, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+    let (verdict, codes) = cli_verify(&code, &["--role", "hotel", "--at", &when(5)]);
+    assert_eq!(verdict, "VALID", "{codes:?}");
+    let (verdict, codes) = cli_verify(&code, &["--role", "hotel", "--at", &when(120)]);
+    assert_eq!(verdict, "INVALID", "{codes:?}");
+    assert!(
+        codes.iter().any(|c| c == "PRESENTATION_EXPIRED"),
+        "{codes:?}"
+    );
+    // The bare credential is not accepted without its presentation.
+    let (verdict, codes) = cli_verify(&dir.join("permit.png"), &["--role", "hotel"]);
+    assert_eq!(verdict, "INVALID", "{codes:?}");
+    assert!(
+        codes.iter().any(|c| c == "PRESENTATION_REQUIRED"),
+        "{codes:?}"
+    );
+}
