@@ -37,12 +37,17 @@ elif [ -x "$TOOLS/bin/wasm-bindgen" ]; then
   WASM_BINDGEN=$TOOLS/bin/wasm-bindgen
 else
   echo "== cargo install wasm-bindgen-cli $WB_VERSION (once, into $TOOLS)" >&2
-  # --locked: the CLI's own tested dependency versions. Some releases' lock files no longer
-  # resolve against the registry (a yanked crate); then install with fresh resolution.
-  if ! cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --root "$TOOLS" >&2; then
+  # --locked: the CLI's own tested dependency versions. When its lock file does not resolve
+  # against the registry in use (seen here: a registry mirror without webpki-roots 1.0.11, which
+  # wasm-bindgen-cli 0.2.130's lock names), install with fresh resolution instead.
+  # Its own build directory: not the workspace's (no lock held against a running build).
+  if ! CARGO_TARGET_DIR=$TOOLS/build cargo install wasm-bindgen-cli --version "$WB_VERSION" \
+      --locked --root "$TOOLS" >&2; then
     echo "   --locked failed; installing with fresh dependency resolution" >&2
-    cargo install wasm-bindgen-cli --version "$WB_VERSION" --root "$TOOLS" >&2
+    CARGO_TARGET_DIR=$TOOLS/build cargo install wasm-bindgen-cli --version "$WB_VERSION" \
+      --root "$TOOLS" >&2
   fi
+  rm -rf "$TOOLS/build"
   WASM_BINDGEN=$TOOLS/bin/wasm-bindgen
 fi
 

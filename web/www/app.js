@@ -16,7 +16,8 @@ const KEY_SETTINGS = "gdrp.verifier.settings";
 const MAX_FRAME_SIDE = 1280;
 
 // Measurements for tests and tuning: scan_rgba durations, and camera start → first verdict.
-const timings = { scan: [], cameraStartedAt: null, firstVerdictAt: null, cameraToVerdictMs: null };
+// cameraStartedAt: the video plays; clickToVerdictMs includes getUserMedia and the first frame.
+const timings = { scan: [], cameraClickedAt: null, cameraStartedAt: null, firstVerdictAt: null, cameraToVerdictMs: null, clickToVerdictMs: null };
 window.__gdrpTimings = timings;
 
 let verifier = null;
@@ -298,9 +299,16 @@ function run(call) {
   let json;
   try {
     json = call();
-  } finally {
-    saveState();
+  } catch (e) {
+    // A trap (a bug in the WebAssembly, not a refused input) leaves the module unusable.
+    if (e instanceof WebAssembly.RuntimeError) {
+      stopCamera();
+      bootMessage(`内部错误，请重新加载页面 · Internal error, reload the page: ${e.message}`, "error");
+      for (const id of ["camera-start", "photo", "text-verify"]) $(id).disabled = true;
+    }
+    throw e;
   }
+  saveState();
   return JSON.parse(json);
 }
 
@@ -322,6 +330,7 @@ function cameraMessage(text, isError) {
 }
 
 async function startCamera() {
+  timings.cameraClickedAt = performance.now();
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     cameraMessage("此浏览器无法使用摄像头（需要 HTTPS）；请用照片或扫码枪文本 · No camera access here (HTTPS is needed): use a photo or scanner text", true);
     return;
@@ -407,13 +416,20 @@ function scanFrame() {
   if (timings.firstVerdictAt === null) {
     timings.firstVerdictAt = performance.now();
     timings.cameraToVerdictMs = timings.firstVerdictAt - timings.cameraStartedAt;
+    timings.clickToVerdictMs = timings.firstVerdictAt - timings.cameraClickedAt;
   }
   showVerdict(report);
   scanTimer = setTimeout(scanFrame, 100);
 }
 
+// A camera frame that gave no code says nothing about the person: the next frame is tried.
+// Besides NO_CODE_FOUND, that is a frame whose decoding ran out of its time budget or failed
+// inside the decoder (both say "scan again"), when no code at all came out of it.
+const NEXT_FRAME = new Set(["NO_CODE_FOUND", "SCAN_TIMED_OUT", "DECODER_PANICKED"]);
+
 function noCode(report) {
-  return (report.reasons || []).some((r) => r.code === "NO_CODE_FOUND");
+  const reasons = report.reasons || [];
+  return (report.codes || []).length === 0 && reasons.length > 0 && reasons.every((r) => NEXT_FRAME.has(r.code));
 }
 
 // --- start --------------------------------------------------------------------------------------
