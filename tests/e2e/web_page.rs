@@ -708,6 +708,17 @@ fn the_web_page_verifies_from_the_camera_a_photo_and_offline() {
         "return document.body.dataset.offlineReady || null",
         Duration::from_secs(60),
     );
+    // Installable as an app: Chromium finds nothing missing (manifest, icons, service worker).
+    let installability = s.cmd(
+        "POST",
+        "/goog/cdp/execute",
+        Some(&json!({"cmd": "Page.getInstallabilityErrors", "params": {}})),
+    );
+    assert_eq!(
+        installability["installabilityErrors"],
+        json!([]),
+        "{installability}"
+    );
     drop(server);
     assert!(TcpStream::connect(url.trim_start_matches("http://").trim_end_matches('/')).is_err());
     s.open(&url);
