@@ -4,8 +4,10 @@
 //! `#verdict[data-verdict]`. Cases: a valid permit (VALID), a revoked one with its status list
 //! loaded through the settings' file input, an expired one and a forged one (INVALID, each with
 //! its reason code on screen); a screenshot uploaded through the photo input; and the page again
-//! with the server stopped (the service worker serves it). Screenshots of each state go to
-//! `docs/screenshots/`; the page's own timings (`window.__gdrpTimings`) are printed.
+//! with the server stopped (the service worker serves it); frames without a code give no
+//! verdict. A second test drives the holder page (`holder.html`). Screenshots of each state go
+//! to `docs/screenshots/` (overwritten); the page's own timings (`window.__gdrpTimings`) are
+//! printed (run with `--nocapture`).
 //!
 //! The WebDriver client is a few lines of HTTP/1.1 over `TcpStream` (one request per
 //! connection, `Connection: close`): the workspace has no HTTP client, and the dozen commands
@@ -638,8 +640,9 @@ fn the_web_page_verifies_from_the_camera_a_photo_and_offline() {
     let site = t.join("site");
     build_site(&site);
 
-    // The permits: valid (now), revoked (cancelled, with a status list), expired (issued years
-    // ago by the --now of a drill) and forged (one character of the signature changed).
+    // The permits: valid (now), revoked (cancelled, with a status list), expired (the earliest
+    // the demo key can sign, seen by a page whose clock is past its end; see EXPIRED_ISSUED) and
+    // forged (one character of the signature changed).
     let (valid_png, valid_text, _) = issue(&t.join("valid"), None);
     let (revoked_png, _, serial) = issue(&t.join("revoked"), None);
     issuer(
