@@ -605,8 +605,25 @@ impl Session {
         self.js("return window.__gdrpTimings")
     }
 
-    fn close(self) {
-        let _ = http(self.port, "DELETE", &format!("/session/{}", self.id), None);
+    /// Quits the browser (see `Drop`).
+    fn close(self) {}
+}
+
+/// Quits the session's browser also when a test fails: chromedriver leaves a browser running
+/// when it is stopped with the session open. Best effort, and without panicking (a panic while
+/// unwinding would abort the test binary).
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+            let _ = write!(
+                s,
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.id, self.port
+            );
+            // The answer comes once the browser has quit.
+            let _ = s.read(&mut [0u8; 1024]);
+        }
     }
 }
 
