@@ -9,5 +9,11 @@ fn main() {
         ("zbar", Need::Command("zbarimg", &["--version"])),
         ("zxing", Need::Python("zxingcpp, PIL")),
         ("pycose", Need::Python("pycose, cbor2")),
+        // The web verifier page's browser test (e2e/web_page.rs).
+        ("chromium", Need::Command("chromium", &["--version"])),
+        (
+            "chromedriver",
+            Need::Command("chromedriver", &["--version"]),
+        ),
     ]);
 }

@@ -17,3 +17,4 @@ mod negative;
 mod negative_session;
 mod presentation;
 mod skips;
+mod web_page;

@@ -35,7 +35,7 @@ pub struct WebError {
 }
 
 impl WebError {
-    fn new(code: &'static str, message: impl Into<String>) -> WebError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> WebError {
         WebError {
             code,
             message: message.into(),

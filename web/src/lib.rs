@@ -7,11 +7,15 @@
 //! Reports are the JSON of `verifier verify --json` (`gdrp-verify/1`), as a string.
 //!
 //! Nothing about a person is kept here between calls: each report is returned and forgotten.
+//!
+//! The holder page (`www/holder.html`) uses [`presentation_tbs`], [`presentation_text`] and
+//! [`qr_matrix`] to draw live presentation codes signed by a WebCrypto key.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod engine;
+pub mod holder;
 
 use permit_verifier::check::Input;
 use wasm_bindgen::prelude::*;
@@ -115,4 +119,28 @@ impl WebVerifier {
             .map(|v| v.to_string())
             .map_err(js)
     }
+}
+
+/// The bytes the holder's device key signs for a live presentation of `credential_text` (a
+/// bound credential, `GDRP1:…`) drawn at `iat_secs` (Unix seconds, from the page's clock).
+#[wasm_bindgen]
+pub fn presentation_tbs(credential_text: &str, iat_secs: f64) -> Result<Vec<u8>, JsError> {
+    holder::presentation_tbs(credential_text, iat_secs).map_err(js)
+}
+
+/// The QR text of that presentation, given the device's 64-byte Ed25519 `signature` over
+/// [`presentation_tbs`] of the same credential and time.
+#[wasm_bindgen]
+pub fn presentation_text(
+    credential_text: &str,
+    iat_secs: f64,
+    signature: &[u8],
+) -> Result<String, JsError> {
+    holder::presentation_text(credential_text, iat_secs, signature).map_err(js)
+}
+
+/// The QR code of `text` (ECC M): its width `w`, then `w × w` modules row by row (1 dark).
+#[wasm_bindgen]
+pub fn qr_matrix(text: &str) -> Result<Vec<u8>, JsError> {
+    holder::qr_matrix(text).map_err(js)
 }
