@@ -6,7 +6,8 @@
 //! its reason code on screen); a screenshot uploaded through the photo input; and the page again
 //! with the server stopped (the service worker serves it); frames without a code give no
 //! verdict. A second test drives the holder page (`holder.html`). Screenshots of each state go
-//! to `docs/screenshots/` (overwritten); the page's own timings (`window.__gdrpTimings`) are
+//! to `target/<profile>/screenshots/`, or with `GDRP_SCREENSHOTS=docs/screenshots` to the ones
+//! the README links (so that a test run leaves the checkout unchanged); the page's own timings (`window.__gdrpTimings`) are
 //! printed (run with `--nocapture`).
 //!
 //! The WebDriver client is a few lines of HTTP/1.1 over `TcpStream` (one request per
@@ -538,7 +539,8 @@ impl Session {
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
             .unwrap();
-        let dir = repo_dir().join("docs/screenshots");
+        let dir = std::env::var_os("GDRP_SCREENSHOTS")
+            .map_or_else(|| profile_dir().join("screenshots"), |d| repo_dir().join(d));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), png).unwrap();
     }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use permit_shared::keys::PublicKey;
 use permit_shared::reason::{Code, Stage};
+use permit_shared::role::Role;
 use permit_shared::status::MAX_TOKEN_BYTES;
 use permit_shared::trust::MAX_TRUST_LIST_BYTES;
 use permit_verifier::check::{self, Input};
@@ -55,6 +56,7 @@ pub struct Engine {
     trust: Vec<u8>,
     status: Option<(String, Vec<u8>)>,
     state: State,
+    role: Role,
 }
 
 /// The verification time from the page's clock (milliseconds since the Unix epoch).
@@ -109,6 +111,7 @@ impl Engine {
             trust: Vec::new(),
             status: None,
             state,
+            role: Role::police(),
         };
         engine.load_trust(trust, now_ms)?;
         Ok(engine)
@@ -216,6 +219,18 @@ impl Engine {
         }))
     }
 
+    /// Verifies for the role named `name` (`police`, `hotel`, `hospital`, `employer`, `school`):
+    /// the views it accepts and the fields its reports hold.
+    pub fn set_role(&mut self, name: &str) -> Result<(), WebError> {
+        self.role = Role::parse(name).ok_or_else(|| {
+            WebError::new(
+                "USAGE",
+                format!("unknown role `{name}`; roles: {}", Role::names().join(", ")),
+            )
+        })?;
+        Ok(())
+    }
+
     /// Checks one input at `now_ms` and returns its `gdrp-verify/1` report (the JSON of
     /// `verifier verify --json`). After a verdict on a code (not an unreadable input) the state
     /// is updated as at the end of a CLI run.
@@ -231,6 +246,7 @@ impl Engine {
             time_budget: std::time::Duration::from_millis(budget_ms),
             ..ScanLimits::default()
         };
+        let session = session.with_role(self.role);
         let report: Report = check::check(name, input, &session.context(), &limits);
         let json = report.to_json(false);
         if !report.input_error {

@@ -52,6 +52,28 @@ fn valid_permit_text_is_valid_and_sets_the_clock_floor() {
 }
 
 #[test]
+fn a_hotel_sees_only_its_fields_and_unknown_roles_are_refused() {
+    let mut e = engine();
+    e.set_role("hotel").unwrap();
+    let report = e
+        .check("text", Input::Text(&permit_text()), 100, AT_MS)
+        .unwrap();
+    assert_eq!(report["verdict"], "VALID", "{report}");
+    let p = &report["permit"];
+    assert_eq!(p["role"], "hotel");
+    assert_eq!(p["name_masked"], "欧**燕");
+    for absent in [
+        "name",
+        "residence_address",
+        "id_number_masked",
+        "hukou_place",
+    ] {
+        assert!(p.get(absent).is_none(), "{absent}: {p}");
+    }
+    assert!(e.set_role("bank").unwrap_err().text().starts_with("USAGE"));
+}
+
+#[test]
 fn altered_permit_is_invalid() {
     let mut text = permit_text();
     let last = text.pop().unwrap();

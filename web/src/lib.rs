@@ -59,6 +59,13 @@ impl WebVerifier {
         self.engine.load_status(name, bytes, now_ms).map_err(js)
     }
 
+    /// Verifies for the role named `name` (`police`, the default: every field; `hotel`,
+    /// `hospital`, `employer`, `school`: the masked name, the last 4 of the ID number, the city
+    /// and the dates).
+    pub fn set_role(&mut self, name: &str) -> Result<(), JsError> {
+        self.engine.set_role(name).map_err(js)
+    }
+
     /// Forgets the status list.
     pub fn clear_status(&mut self) {
         self.engine.clear_status();

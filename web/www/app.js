@@ -471,6 +471,10 @@ async function boot() {
       saveState();
     });
   }
+  // The role is a setting of this device (not about anyone checked).
+  const savedRole = settings().role || "police";
+  $("role").value = savedRole;
+  await guarded(async () => verifier.set_role($("role").value));
   renderLists();
   for (const id of ["camera-start", "photo", "text-verify"]) $(id).disabled = false;
   bootMessage("就绪 · Ready", "ready");
@@ -500,8 +504,12 @@ $("status-file").addEventListener("change", (e) => {
   if (file) guarded(async () => loadStatus(new Uint8Array(await file.arrayBuffer()), file.name));
   e.target.value = "";
 });
+$("role").addEventListener("change", () => {
+  guarded(async () => verifier.set_role($("role").value));
+  store(KEY_SETTINGS, JSON.stringify({ ...settings(), role: $("role").value }));
+});
 $("fetch-lists").addEventListener("click", () => {
-  store(KEY_SETTINGS, JSON.stringify({ trustUrl: $("trust-url").value.trim(), statusUrl: $("status-url").value.trim() }));
+  store(KEY_SETTINGS, JSON.stringify({ ...settings(), trustUrl: $("trust-url").value.trim(), statusUrl: $("status-url").value.trim() }));
   fetchLists();
 });
 $("clear-status").addEventListener("click", () => {
