@@ -923,11 +923,44 @@ fn the_holder_page_draws_a_live_code_the_verifier_accepts_for_a_minute() {
     let w: Value = serde_json::from_slice(&std::fs::read(&wallet).unwrap()).unwrap();
     assert_eq!(w["holder_key"], x);
     s.upload("#wallet-file", &wallet);
-    let at = s.wait_for(
+    s.wait_for(
         "the live code",
         "return document.getElementById('live-code').dataset.presentedAt || null",
         Duration::from_secs(30),
     );
+    // The render time (sign with WebCrypto, encode, draw): the first draw and 10 more, one
+    // after the other (each view change draws again), ending on the basic view.
+    for (i, view) in ["full", "basic"].iter().cycle().take(10).enumerate() {
+        s.js(&format!(
+            "document.querySelector('input[name=view][value={view}]').click()"
+        ));
+        s.wait_for(
+            "the next draw",
+            &format!(
+                "const r = (window.__gdrpTimings || {{}}).render || []; \
+                 const c = document.getElementById('live-code'); \
+                 return r.length >= {} && c.dataset.view === '{view}' ? true : null",
+                i + 2
+            ),
+            Duration::from_secs(30),
+        );
+    }
+    let render = s.js("return window.__gdrpTimings.render");
+    let mut ms: Vec<f64> = render
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "holder page: presentation render (sign, encode, draw) median {:.1} ms over {} draws (min {:.1}, max {:.1})",
+        ms[ms.len() / 2],
+        ms.len(),
+        ms[0],
+        ms[ms.len() - 1]
+    );
+    let at = s.js("return document.getElementById('live-code').dataset.presentedAt");
     let at: i64 = at.as_str().unwrap().parse().unwrap();
     s.js("window.scrollTo(0, 0)");
     s.screenshot("holder-live.png");
