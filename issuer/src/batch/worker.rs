@@ -49,6 +49,12 @@ fn render_item(
 ) -> Result<Option<Rendered>, BatchError> {
     check_abort(opts)?;
     let line = item.line;
+    // Whether the permit may be bound to a device key (and so get a wallet): known from the
+    // plan for a new permit; a committed one's text comes from the ledger and is looked at.
+    let maybe_bound = match &item.plan {
+        Plan::Sign { plan, .. } => plan.details.holder_key.is_some(),
+        _ => true,
+    };
     let (signed, serial, text, write) = match &item.plan {
         Plan::Reject(_) | Plan::Complete => return Ok(None),
         Plan::Sign { plan, .. } => {
@@ -83,7 +89,11 @@ fn render_item(
         } else {
             code.png().map_err(render_err)?
         };
-        files = write_files(&code, &png, serial, opts, dir, line, signed.is_none())?;
+        let how = How {
+            committed: signed.is_none(),
+            maybe_bound,
+        };
+        files = write_files(&code, &png, serial, opts, dir, line, how)?;
     }
     Ok(Some(Rendered {
         signed,
@@ -103,11 +113,24 @@ pub(super) fn write_files_now(
     let render_err = |source| BatchError::Render { line, source };
     let code = Code::encode(text, opts.ecc, opts.render).map_err(render_err)?;
     let png = code.png().map_err(render_err)?;
-    write_files(&code, &png, serial, opts, dir, line, true).map(drop)
+    let how = How {
+        committed: true,
+        maybe_bound: true,
+    };
+    write_files(&code, &png, serial, opts, dir, line, how).map(drop)
 }
 
-/// Writes a credential's files: the PNG rendered already and, as the job asks, SVG and text.
-/// A new permit's files (`committed` false) are written under their final names: a crash leaves
+/// How a permit's files are written.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    /// The permit is committed in the ledger: replace files whole (temporary name, rename).
+    committed: bool,
+    /// The permit may be bound to a device key: look for a wallet to write.
+    maybe_bound: bool,
+}
+
+/// Writes a credential's files: the PNG rendered already and, as the job asks, SVG and text, and
+/// for a bound permit its wallet. A new permit's files (`committed` false) are written under their final names: a crash leaves
 /// them to the clean-up of pending intents. A committed permit's are only ever replaced whole
 /// (a temporary name, then a rename).
 fn write_files(
@@ -117,7 +140,10 @@ fn write_files(
     opts: &BatchOptions<'_>,
     dir: &Path,
     line: u64,
-    committed: bool,
+    How {
+        committed,
+        maybe_bound,
+    }: How,
 ) -> Result<Vec<PathBuf>, BatchError> {
     let mut files = Vec::new();
     for name in file_names(serial, opts.outputs) {
@@ -143,10 +169,14 @@ fn write_files(
         files.push(fin);
     }
     // A permit bound to the holder's device key: its wallet (full credential and basic view, the
-    // view signed here, deterministically, with the same key), private to the holder.
-    if let Some(w) =
+    // view signed here, deterministically, with the same key), private to the holder. Reading
+    // the credential back costs a signature check, so only where a binding is possible.
+    let wallet = if maybe_bound {
         crate::issue::wallet(code.text(), opts.signer).map_err(|e| with_line(e, line))?
-    {
+    } else {
+        None
+    };
+    if let Some(w) = wallet {
         let json = serde_json::to_vec_pretty(&w).unwrap_or_default();
         let fin = dir.join(wallet_name(serial));
         let target = if committed {
