@@ -3,7 +3,8 @@
 //! a fake camera playing a Y4M video of an issued code, and the verdict read from the page's
 //! `#verdict[data-verdict]`. Cases: a valid permit (VALID), a revoked one with its status list
 //! loaded through the settings' file input, an expired one and a forged one (INVALID, each with
-//! its reason code on screen); a screenshot uploaded through the photo input; and the page again
+//! its reason code on screen), a photographed one (the photo benchmark's model of a card shot at
+//! an angle, blurred, noisy, JPEG; VALID); a screenshot uploaded through the photo input; and the page again
 //! with the server stopped (the service worker serves it); frames without a code give no
 //! verdict. A second test drives the holder page (`holder.html`). Screenshots of each state go
 //! to `target/<profile>/screenshots/`, or with `GDRP_SCREENSHOTS=docs/screenshots` to the ones
@@ -224,6 +225,24 @@ fn y4m(code: &GrayImage, width: u32, height: u32, path: &Path) {
         out.extend_from_slice(&chroma);
     }
     std::fs::write(path, out).unwrap();
+}
+
+/// A photo of the permit `text` as a phone takes it (the photo benchmark's model: a printed card
+/// on a desk, tilted 15°, blurred, noisy, JPEG 60, a shadow edge; `combined` level 1), its
+/// centre square, as the fake camera's picture.
+fn photographed(text: &str) -> GrayImage {
+    use permit_photo_bench::conditions::{Condition, make_photo};
+    let photo = make_photo(text, Condition::Combined, 1, 0, 20_261_206).unwrap();
+    let img = image::load_from_memory(&photo.bytes).unwrap().to_luma8();
+    let side = img.width().min(img.height());
+    image::imageops::crop_imm(
+        &img,
+        (img.width() - side) / 2,
+        (img.height() - side) / 2,
+        side,
+        side,
+    )
+    .to_image()
 }
 
 fn luma(png: &Path) -> GrayImage {
@@ -778,6 +797,16 @@ fn the_web_page_verifies_from_the_camera_a_photo_and_offline() {
     assert_eq!(verdict, "INVALID", "revoked: {codes:?}");
     assert!(codes.iter().any(|c| c == "REVOKED"), "{codes:?}");
     s.screenshot("verifier-revoked.png");
+    s.close();
+
+    // A photographed permit (a printed card at an angle, blurred, noisy, in JPEG) in a
+    // 1280×720 camera picture.
+    let video = t.join("photographed.y4m");
+    y4m(&photographed(&valid_text), 1280, 720, &video);
+    let s = driver.session(&video);
+    let (verdict, codes, _) = camera_verdict(&s, &url);
+    assert_eq!(verdict, "VALID", "photographed: {codes:?}");
+    s.screenshot("verifier-photographed.png");
     s.close();
 
     // Expired (the phone's clock at EXPIRED_SEEN) and forged, from the camera.
