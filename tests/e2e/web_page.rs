@@ -2,7 +2,8 @@
 //! `chromedriver`: the site built by `scripts/build-web.sh`, served by `verifier serve --web`,
 //! a fake camera playing a Y4M video of an issued code, and the verdict read from the page's
 //! `#verdict[data-verdict]`. Cases: a valid permit (VALID), a revoked one with its status list
-//! loaded through the settings' file input, an expired one and a forged one (INVALID, each with
+//! fetched from the URL set in Settings and again loaded through the settings' file input, an
+//! expired one and a forged one (INVALID, each with
 //! its reason code on screen), a photographed one (the photo benchmark's model of a card shot at
 //! an angle, blurred, noisy, JPEG; VALID); a screenshot uploaded through the photo input; and the page again
 //! with the server stopped (the service worker serves it); frames without a code give no
@@ -776,6 +777,31 @@ fn the_web_page_verifies_from_the_camera_a_photo_and_offline() {
 
     let server = Server::start(&site);
     let url = server.url();
+
+    // Revoked, with the status list fetched from the URL set in Settings (as a page kept
+    // current by the issuer's publication point would be).
+    std::fs::create_dir_all(site.join("published")).unwrap();
+    std::fs::copy(&status, site.join("published/status.json")).unwrap();
+    let video = t.join("revoked-url.y4m");
+    y4m(&luma(&revoked_png), 640, 480, &video);
+    let s = driver.session(&video);
+    s.open(&url);
+    s.wait_ready();
+    s.js(&format!(
+        "document.getElementById('settings').open = true; \
+         document.getElementById('status-url').value = '{url}published/status.json'"
+    ));
+    s.click("#fetch-lists");
+    s.wait_for(
+        "the status list from its URL",
+        "return document.getElementById('lists').dataset.statusSequence || null",
+        Duration::from_secs(30),
+    );
+    s.click("#camera-start");
+    let (verdict, codes, _) = s.verdict();
+    assert_eq!(verdict, "INVALID", "revoked (list by URL): {codes:?}");
+    assert!(codes.iter().any(|c| c == "REVOKED"), "{codes:?}");
+    s.close();
 
     // Revoked: the status list loaded through the settings' file input first.
     let video = t.join("revoked.y4m");
