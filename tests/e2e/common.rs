@@ -70,3 +70,44 @@ pub fn write_vector(dir: &std::path::Path, name: &str, j: &serde_json::Value) {
     )
     .unwrap();
 }
+
+/// This test binary's profile directory (`target/<profile>`, the parent of `deps/`).
+pub fn profile_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// A workspace binary (`issuer`, `verifier`, `holder`) of this test's profile; `cargo test
+/// --workspace` builds them, and when this test runs on its own they are built first.
+pub fn bin(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dir = profile_dir();
+    BUILT.get_or_init(|| {
+        if ["issuer", "verifier", "holder"]
+            .iter()
+            .all(|b| dir.join(b).exists())
+        {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut c = std::process::Command::new(cargo);
+        c.current_dir(repo_dir()).args([
+            "build",
+            "--bins",
+            "-p",
+            "permit-issuer",
+            "-p",
+            "permit-verifier",
+            "-p",
+            "permit-holder",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        assert!(
+            c.status().unwrap().success(),
+            "building the issuer, verifier and holder failed"
+        );
+    });
+    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}

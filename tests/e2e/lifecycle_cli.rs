@@ -7,51 +7,12 @@
 //! The binaries are the ones Cargo built for this workspace (`cargo test --workspace` builds
 //! them); when this test is run on its own they are built first.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{example_applicant, repo_dir};
-
-/// Path of a workspace binary in the same profile directory as this test.
-fn bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/e2e-<hash> → target/<profile>/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    BUILT.get_or_init(|| {
-        if ["issuer", "verifier", "holder"]
-            .iter()
-            .all(|b| profile_dir.join(b).exists())
-        {
-            return;
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut c = Command::new(cargo);
-        c.current_dir(repo_dir()).args([
-            "build",
-            "--bins",
-            "-p",
-            "permit-issuer",
-            "-p",
-            "permit-verifier",
-            "-p",
-            "permit-holder",
-        ]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        let status = c.status().unwrap();
-        assert!(
-            status.success(),
-            "building the issuer, verifier and holder failed"
-        );
-    });
-    path
-}
+use crate::common::{bin, example_applicant};
 
 struct Run {
     code: i32,

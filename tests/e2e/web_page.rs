@@ -20,7 +20,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -29,7 +28,7 @@ use serde_json::{Value, json};
 
 use permit_issuer::render::{self, Ecc, QrMatrix, RenderOptions};
 
-use crate::common::repo_dir;
+use crate::common::{bin, profile_dir, repo_dir};
 
 const TOOLS: &str =
     "needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)";
@@ -54,41 +53,6 @@ fn tools_present() -> bool {
 }
 
 // --- the workspace's binaries and the site ------------------------------------------------------
-
-/// `target/<profile>` of this test binary (`target/<profile>/deps/e2e-<hash>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// A workspace binary of this test's profile, built first when absent (as lifecycle_cli does).
-fn bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = profile_dir();
-    BUILT.get_or_init(|| {
-        if ["issuer", "verifier"].iter().all(|b| dir.join(b).exists()) {
-            return;
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut c = Command::new(cargo);
-        c.current_dir(repo_dir()).args([
-            "build",
-            "--bins",
-            "-p",
-            "permit-issuer",
-            "-p",
-            "permit-verifier",
-        ]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        assert!(
-            c.status().unwrap().success(),
-            "building the binaries failed"
-        );
-    });
-    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
 
 /// `scripts/build-web.sh OUT` into the same target directory as this test (its wasm build and
 /// wasm-bindgen-cli cache are reused between runs).

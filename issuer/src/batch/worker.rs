@@ -177,20 +177,13 @@ fn write_files(
         None
     };
     if let Some(w) = wallet {
-        let json = serde_json::to_vec_pretty(&w).unwrap_or_default();
         let fin = dir.join(wallet_name(serial));
         let target = if committed {
             dir.join(format!("{}{TMP_SUFFIX}", wallet_name(serial)))
         } else {
             fin.clone()
         };
-        let mut o = fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        o.open(&target)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, &json))
-            .map_err(io_err(&target))?;
+        crate::issue::write_wallet_file(&target, &w).map_err(io_err(&target))?;
         if committed {
             fs::rename(&target, &fin).map_err(io_err(&fin))?;
         }

@@ -20,4 +20,4 @@ mod wallet;
 
 pub use office::Office;
 pub use signer::{Backend, SignError, Signer, SignerError};
-pub use wallet::wallet;
+pub use wallet::{wallet, write_wallet_file};

@@ -2,11 +2,26 @@
 //! the same key, the same signing time and the same status-list index (one cancellation
 //! revokes both). Ed25519 is deterministic, so signing the view again gives the same bytes.
 
+use std::io::Write as _;
+use std::path::Path;
+
 use permit_shared::credential::{self, Envelope, wallet::WALLET_FORMAT, wallet::Wallet};
 
 use super::Signer;
 use crate::error_code::ErrorCode;
 use crate::lifecycle::{LifecycleError, refused};
+
+/// Writes a wallet to `path` (created or truncated) with mode 0600: it holds the full
+/// credential, for the holder's eyes only. Callers that must not leave a partial file write to
+/// a temporary name and rename it; none fsyncs here (a batch syncs its chunk's files at once).
+pub fn write_wallet_file(path: &Path, w: &Wallet) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(w).map_err(std::io::Error::other)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(&json)
+}
 
 /// The wallet of a credential text this signer signed, or `None` for a credential not bound to
 /// a device key (no view is issued for it: an unbound view could be replayed).

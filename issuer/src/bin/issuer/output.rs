@@ -141,18 +141,9 @@ pub fn write_wallet(
     };
     let path = out.with_extension("wallet.json");
     check_output(&path, force || issued.already_issued)?;
-    let json = serde_json::to_vec_pretty(&w).map_err(|e| Failure::usage(e.to_string()))?;
     let tmp = temp_path(&path);
     let io = |e: std::io::Error| Failure::io(path.display(), &e);
-    {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut f = o.open(&tmp).map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
+    permit_issuer::issue::write_wallet_file(&tmp, &w).map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
